@@ -1,0 +1,1 @@
+"""Incidents, escalation and notification: a library that knows nothing of the radar service."""

@@ -1,0 +1,222 @@
+"""Crisis detection per stream: a negative surge, not just a loud one.
+
+:class:`CrisisDetector` runs two :class:`~detectors.surge.SurgeDetector` instances on a stream's
+buckets, one on all mentions and one on negative mentions, and keeps a baseline of the stream's
+negative share. Its rule (DESIGN §4): a **crisis** is a surprising number of negative mentions,
+AND a negative share clearly above its baseline, AND a minimum absolute excess (so 0 → 3
+mentions never alarms). The trigger is statistical surprise; the severity grows with the size
+of the excess (how many times normal). A surprising surge of all mentions whose share of
+negatives does not rise is **buzz**; a long run of empty buckets where many were expected is a
+**silent** source, whose buckets are then treated as missing (not learned, not scored).
+
+Severities are integers: 0 calm, 1 watch, 2 warning, 3 crisis.
+
+>>> det = CrisisDetector(bucket_seconds=60, warmup=3600)
+>>> for i in range(24 * 60):
+...     a = det.update({"t": i * 60.0, "mentions": 20.0, "negative": 4.0})
+>>> a.severity, a.learning
+(0, False)
+>>> for i in range(24 * 60, 24 * 60 + 10):
+...     a = det.update({"t": i * 60.0, "mentions": 90.0, "negative": 70.0})
+>>> a.severity, a.kind
+(3, 'crisis')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from river import base
+
+from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
+
+CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What the detector makes of one bucket of one stream."""
+
+    t: float
+    severity: int  # of the negative surge: 0 calm .. 3 crisis
+    kind: str  # "crisis", "buzz", "silent" or "" when calm
+    buzz: bool  # a surprising surge of all mentions without a rising negative share
+    silent: bool
+    learning: bool
+    volume: Reading
+    negative: Reading
+    share: float  # negative share over the window that fired (or this bucket)
+    share_baseline: float
+    score: float  # crisis score in [0, 1]
+
+
+class CrisisDetector(base.AnomalyDetector):
+    """Volume + negative-share crisis detector for one stream.
+
+    Parameters
+    ----------
+    bucket_seconds
+        Bucket size.
+    warmup
+        Seconds learned before the stream leaves the ``learning`` state.
+    surprise
+        -log10 p that triggers (e.g. 5: a one-in-100,000 tail).
+    watch_ratio, warning_ratio, crisis_ratio
+        Negative mentions over expected in the window that fired: the severity grades.
+    min_excess
+        Minimum absolute excess of negative mentions (and of all mentions, for buzz).
+    share_lift
+        Minimum absolute rise of the negative share over its baseline.
+    share_ratio
+        Minimum relative rise of the negative share over its baseline.
+    silent_after
+        Seconds of empty buckets (when at least ``silent_min_expected`` mentions were expected)
+        after which the source is declared silent.
+    """
+
+    def __init__(
+        self,
+        bucket_seconds: int = 60,
+        warmup: float = 86_400.0,
+        surprise: float = 5.0,
+        watch_ratio: float = 1.5,
+        warning_ratio: float = 2.0,
+        crisis_ratio: float = 4.0,
+        min_excess: float = 5.0,
+        share_lift: float = 0.05,
+        share_ratio: float = 1.25,
+        silent_after: float = 1800.0,
+        silent_min_expected: float = 10.0,
+        windows: tuple[int, ...] = DEFAULT_WINDOWS,
+    ) -> None:
+        if not 1.0 <= watch_ratio < warning_ratio < crisis_ratio:
+            raise ValueError("watch_ratio, warning_ratio, crisis_ratio: need 1 <= watch < warning < crisis")
+        if surprise <= 0:
+            raise ValueError(f"surprise: {surprise} must be positive")
+        if min_excess < 0:
+            raise ValueError(f"min_excess: {min_excess} must be >= 0")
+        if silent_after <= 0:
+            raise ValueError(f"silent_after: {silent_after} must be positive")
+        self.bucket_seconds = bucket_seconds
+        self.warmup = warmup
+        self.surprise = surprise
+        self.watch_ratio = watch_ratio
+        self.warning_ratio = warning_ratio
+        self.crisis_ratio = crisis_ratio
+        self.min_excess = min_excess
+        self.share_lift = share_lift
+        self.share_ratio = share_ratio
+        self.silent_after = silent_after
+        self.silent_min_expected = silent_min_expected
+        self.windows = windows
+        self._volume = SurgeDetector(bucket_seconds, "mentions", windows, warmup, surprise, min_excess)
+        self._negative = SurgeDetector(
+            bucket_seconds, "negative", windows, warmup, surprise, min_excess, weekly=False
+        )
+        self._share_neg = 0.0
+        self._share_all = 0.0
+        self._share_alpha = 1.0 - 0.5 ** (bucket_seconds / (2 * 86_400.0))
+        self._silent = False
+
+    @property
+    def learning(self) -> bool:
+        """True during warm-up."""
+        return self._volume.learning
+
+    @property
+    def silent(self) -> bool:
+        """True while the stream's source is considered silent."""
+        return self._silent
+
+    @property
+    def share_baseline(self) -> float:
+        """The stream's usual negative share."""
+        return self._share_neg / self._share_all if self._share_all > 0 else 0.0
+
+    @property
+    def volume(self) -> SurgeDetector:
+        """The detector on all mentions."""
+        return self._volume
+
+    @property
+    def negative(self) -> SurgeDetector:
+        """The detector on negative mentions."""
+        return self._negative
+
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
+        """Learn one bucket (``t``, ``mentions``, ``negative``)."""
+        self.update(x)
+
+    def score_one(self, x: dict[Hashable, Any]) -> float:
+        """Crisis score in [0, 1] of one bucket, without learning it."""
+        vol = self._volume.read(x)
+        neg = self._negative.read(x)
+        return self._assess(x, vol, neg).score
+
+    def update(self, x: Mapping[Hashable, Any]) -> Assessment:
+        """Assess one bucket, then learn it."""
+        mentions = float(x.get("mentions") or 0.0)
+        if self._silent and mentions > 0:
+            self._silent = False
+        if self._silent:
+            x = {**x, "missing": True}
+        vol = self._volume.update(x)
+        neg = self._negative.update(x)
+        if (
+            not self._silent
+            and not vol.learning
+            and mentions <= 0
+            and self._volume.zero_run * self.bucket_seconds >= self.silent_after
+            and self._volume.zero_run_expected >= self.silent_min_expected
+            and vol.low_surprise >= self.surprise
+        ):
+            self._silent = True
+            self._volume.mark_missing(self._volume.zero_run)
+            self._negative.mark_missing(self._volume.zero_run)
+        assessment = self._assess(x, vol, neg)
+        if assessment.severity == CALM and not assessment.buzz and not x.get("missing") and not self._silent:
+            a = self._share_alpha
+            self._share_neg += a * (float(x.get("negative") or 0.0) - self._share_neg)
+            self._share_all += a * (mentions - self._share_all)
+        return assessment
+
+    def _assess(self, x: Mapping[Hashable, Any], vol: Reading, neg: Reading) -> Assessment:
+        baseline = self.share_baseline
+        if vol.learning or vol.missing or self._silent:
+            kind = "silent" if self._silent else ""
+            share = _ratio(neg.observed, vol.observed)
+            learning = vol.learning and not self._silent
+            return Assessment(
+                vol.t, CALM, kind, False, self._silent, learning, vol, neg, share, baseline, 0.0
+            )
+        # the negative share over the window the negatives are judged on
+        total_o, _ = self._volume.window_sums(vol.observed, vol.expected)
+        idx = self._negative.window_minutes.index(neg.window)
+        share = _ratio(neg.window_observed, total_o[idx])
+        share_up = share >= baseline * self.share_ratio and share - baseline >= self.share_lift
+        severity = CALM
+        if share_up and neg.triggered:
+            ratio = neg.ratio
+            if ratio >= self.crisis_ratio:
+                severity = CRISIS
+            elif ratio >= self.warning_ratio:
+                severity = WARNING
+            else:
+                severity = WATCH
+        elif (
+            share_up
+            and neg.surprise >= self.surprise - 1.5
+            and neg.ratio >= self.watch_ratio
+            and neg.excess >= self.min_excess
+        ):
+            severity = WATCH
+        buzz = severity < WARNING and vol.triggered and vol.ratio >= self.watch_ratio
+        score = SurgeDetector.score_of(neg) if severity else 0.0
+        kind = "crisis" if severity else ("buzz" if buzz else "")
+        return Assessment(vol.t, severity, kind, buzz, False, False, vol, neg, share, baseline, score)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else 0.0

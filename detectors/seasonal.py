@@ -1,0 +1,146 @@
+"""Seasonal baseline: what a count series normally looks like at a given time.
+
+The expected count of a bucket is a time-of-day profile (5-minute slots, exponentially weighted
+over the last few days) times a level factor that follows the recent deviation from that profile
+(trends, weekends). Once a slot of the week has been seen in the two previous weeks, the smaller
+of those two weeks' values replaces the daily profile where it is higher: a weekly newsletter
+spike seen twice becomes normal, a one-off crisis does not.
+
+Time arrives with the data (``t``, bucket start in epoch seconds): nothing here reads a clock.
+
+>>> b = SeasonalBaseline(bucket_seconds=300)
+>>> for i in range(288 * 3):
+...     b.learn(i * 300.0, 10.0)
+>>> round(b.expected(288 * 3 * 300.0), 1)
+10.0
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import numpy as np
+
+SLOT_SECONDS = 300
+DAY_SLOTS = 86_400 // SLOT_SECONDS
+WEEK_SLOTS = 7 * DAY_SLOTS
+# 1970-01-01 was a Thursday; this shift makes slot-of-week 0 Monday 00:00 UTC.
+_WEEK_SHIFT = 3 * DAY_SLOTS
+_FILLING, _LAST, _BEFORE = 0, 1, 2
+
+
+class SeasonalBaseline:
+    """Expected count per bucket from a time-of-day profile, a weekly memory and a level factor.
+
+    Parameters
+    ----------
+    bucket_seconds
+        Size of the buckets fed to :meth:`learn`: a divisor or a multiple of 300 s.
+    day_memory
+        Roughly how many days the time-of-day profile remembers.
+    level_half_life
+        Half-life, in seconds, of the level factor.
+    weekly
+        Keep the weekly memory (about 18 KB); without it only the daily profile is used.
+    """
+
+    def __init__(
+        self,
+        bucket_seconds: int = 60,
+        day_memory: float = 4.0,
+        level_half_life: float = 6 * 3600.0,
+        weekly: bool = True,
+    ) -> None:
+        if bucket_seconds <= 0 or (SLOT_SECONDS % bucket_seconds and bucket_seconds % SLOT_SECONDS):
+            raise ValueError(f"bucket_seconds: {bucket_seconds} must divide or be a multiple of 300")
+        if day_memory <= 0:
+            raise ValueError(f"day_memory: {day_memory} must be positive")
+        if level_half_life <= 0:
+            raise ValueError(f"level_half_life: {level_half_life} must be positive")
+        self.bucket_seconds = bucket_seconds
+        self.day_memory = day_memory
+        self.level_half_life = level_half_life
+        self.weekly = weekly
+        per_slot = max(1, SLOT_SECONDS // bucket_seconds)
+        self._scale = bucket_seconds / SLOT_SECONDS  # counts are kept per 5-minute slot
+        self._day_alpha = 1.0 - math.exp(-1.0 / (day_memory * per_slot))
+        self._level_alpha = 1.0 - 0.5 ** (bucket_seconds / level_half_life)
+        self._day = array("f", bytes(4 * DAY_SLOTS))
+        self._day_seen = bytearray(DAY_SLOTS)
+        weeks = 3 if weekly else 0
+        self._week = np.zeros((weeks, WEEK_SLOTS), dtype=np.float16)
+        self._week_n = np.zeros((weeks, WEEK_SLOTS), dtype=np.uint8)
+        self._week_index = -1  # absolute week number held in the filling row
+        self._mean = 0.0  # mean slot count, for slots never seen
+        self._n = 0
+        self._lvl_obs = 0.0
+        self._lvl_exp = 0.0
+
+    @property
+    def n_learned(self) -> int:
+        """How many buckets have been learned."""
+        return self._n
+
+    @property
+    def level(self) -> float:
+        """Recent observed over seasonal expectation (1 = as usual), clipped to 0.2..5."""
+        if self._lvl_exp <= 1e-9:
+            return 1.0
+        return min(5.0, max(0.2, self._lvl_obs / self._lvl_exp))
+
+    def seasonal(self, t: float) -> float:
+        """Expected count of the bucket starting at ``t``, before the level factor."""
+        slot = int(t // SLOT_SECONDS)
+        day_slot = slot % DAY_SLOTS
+        base = self._day[day_slot] if self._day_seen[day_slot] else self._mean
+        ws = (slot - _WEEK_SHIFT) % WEEK_SLOTS
+        if self.weekly and self._week_n[_LAST, ws] and self._week_n[_BEFORE, ws]:
+            base = max(base, float(min(self._week[_LAST, ws], self._week[_BEFORE, ws])))
+        return base * self._scale
+
+    def expected(self, t: float) -> float:
+        """Expected count of the bucket starting at ``t``."""
+        return self.seasonal(t) * self.level
+
+    def learn(self, t: float, count: float, weight: float = 1.0) -> None:
+        """Learn that the bucket starting at ``t`` held ``count``; ``weight`` in [0, 1] slows learning."""
+        seasonal = self.seasonal(t)
+        per_slot = count / self._scale
+        slot = int(t // SLOT_SECONDS)
+        day_slot = slot % DAY_SLOTS
+        if self._day_seen[day_slot]:
+            self._day[day_slot] += self._day_alpha * weight * (per_slot - self._day[day_slot])
+        else:
+            self._day[day_slot] = per_slot if self._n == 0 else 0.5 * (per_slot + self._mean)
+            self._day_seen[day_slot] = 1
+        if self._n * self.bucket_seconds >= 86_400:  # the level factor starts after one day
+            if self._lvl_exp <= 0.0:  # seeded at "as usual", so early surprises cannot swing it
+                self._lvl_obs = self._lvl_exp = max(self._mean * self._scale, 1e-6)
+            a = self._level_alpha * weight
+            self._lvl_obs += a * (count - self._lvl_obs)
+            self._lvl_exp += a * (seasonal - self._lvl_exp)
+        if self.weekly:
+            self._learn_week(slot, per_slot)
+        self._n += 1
+        self._mean += (per_slot - self._mean) / min(self._n, 2000)
+
+    def _learn_week(self, slot: int, per_slot: float) -> None:
+        week, ws = divmod(slot - _WEEK_SHIFT, WEEK_SLOTS)
+        if week != self._week_index:
+            gap = week - self._week_index
+            if self._week_index >= 0 and gap == 1:
+                self._week[_BEFORE] = self._week[_LAST]
+                self._week_n[_BEFORE] = self._week_n[_LAST]
+                self._week[_LAST] = self._week[_FILLING]
+                self._week_n[_LAST] = self._week_n[_FILLING]
+            elif self._week_index >= 0:  # a week or more without data: the weekly memory is stale
+                self._week_n[_BEFORE] = 0
+                self._week_n[_LAST] = 0
+            self._week[_FILLING] = 0.0
+            self._week_n[_FILLING] = 0
+            self._week_index = week
+        n = int(self._week_n[_FILLING, ws])
+        if n < 255:
+            self._week[_FILLING, ws] += (per_slot - float(self._week[_FILLING, ws])) / (n + 1)
+            self._week_n[_FILLING, ws] = n + 1

@@ -1,0 +1,349 @@
+"""Surge detection on one count series: multi-window negative-binomial surprise.
+
+:class:`SurgeDetector` learns what a count series (mentions per bucket, negative mentions per
+bucket, ...) normally looks like with a :class:`~detectors.seasonal.SeasonalBaseline`, and judges
+each bucket by how surprising the sums over several trailing windows (1, 5, 15, 60 and 240
+minutes by default) are under a negative binomial whose dispersion is learned on calm data only.
+A CUSUM on the per-bucket residuals accumulates slow burns that no single window sees.
+
+A window *triggers* when its surprise reaches ``trigger`` and its excess reaches ``min_excess``;
+the reading reports the triggered window with the largest ratio over normal (trigger on
+surprise, grade by magnitude), or else the most surprising window.
+
+While the series is surprising, learning slows to a trickle, so a crisis does not become the new
+normal; after a long stretch of surprise (``adapt_after``) learning speeds up again, so a lasting
+change of level is eventually accepted. Buckets flagged ``missing`` (a collector outage) are
+neither learned nor scored.
+
+>>> det = SurgeDetector(bucket_seconds=300, warmup=86_400)
+>>> for i in range(288 * 2):
+...     det.learn_one({"t": i * 300.0, "count": 20.0 + (i % 3)})
+>>> det.score_one({"t": 288 * 2 * 300.0, "count": 21.0}) < 0.1
+True
+>>> det.score_one({"t": 288 * 2 * 300.0, "count": 200.0}) > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from river import base
+
+from detectors.negbin import band, lower_surprise, upper_surprise
+from detectors.seasonal import SeasonalBaseline
+
+DEFAULT_WINDOWS = (1, 5, 15, 60, 240)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a :class:`SurgeDetector` makes of one bucket."""
+
+    t: float
+    observed: float
+    expected: float
+    lower: float  # the expected band of this bucket
+    upper: float
+    surprise: float  # -log10 p of the reported window (upper tail)
+    window: int  # minutes of the reported window
+    window_observed: float
+    window_expected: float
+    triggered: bool  # some window reached the trigger surprise and the minimum excess
+    low_surprise: float  # -log10 p of the current run of empty buckets (0 when not empty)
+    learning: bool
+    missing: bool = False
+    by_cusum: bool = False  # the surprise is the CUSUM's (a slow burn), reported over the longest window
+
+    @property
+    def ratio(self) -> float:
+        """Observed over expected in the reported window."""
+        return self.window_observed / max(self.window_expected, 1e-9)
+
+    @property
+    def excess(self) -> float:
+        """Observed minus expected in the reported window."""
+        return self.window_observed - self.window_expected
+
+
+class SurgeDetector(base.AnomalyDetector):
+    """Multi-window negative-binomial surge detector for one count series.
+
+    Parameters
+    ----------
+    bucket_seconds
+        Bucket size of the series (a divisor or multiple of 300).
+    signal
+        Key of the count in the feature dict (``t`` holds the bucket start, epoch seconds).
+    windows
+        Trailing window lengths in minutes; lengths shorter than a bucket collapse to one bucket.
+    warmup
+        Seconds of data learned before scoring starts (scores are 0 while learning).
+    trigger
+        Surprise (-log10 p) at which a window triggers.
+    min_excess
+        Minimum absolute excess (observed - expected) for a window to trigger.
+    gate
+        Surprise above which learning slows to ``trickle`` (defaults to ``trigger - 1``).
+    trickle
+        Learning weight while surprising.
+    adapt_after
+        Seconds of continuous surprise after which learning speeds up again.
+    cusum_k, cusum_h
+        CUSUM reference (standard deviations per bucket) and the accumulated excess (standard
+        deviations) that counts as ``trigger`` surprise.
+    dispersion
+        Initial dispersion (learned on calm data from half-way through the warm-up).
+    weekly
+        Keep a weekly memory in the baseline (recurring weekly spikes become normal).
+    """
+
+    def __init__(
+        self,
+        bucket_seconds: int = 60,
+        signal: str = "count",
+        windows: tuple[int, ...] = DEFAULT_WINDOWS,
+        warmup: float = 86_400.0,
+        trigger: float = 5.0,
+        min_excess: float = 0.0,
+        gate: float | None = None,
+        trickle: float = 0.02,
+        adapt_after: float = 12 * 3600.0,
+        cusum_k: float = 0.5,
+        cusum_h: float = 12.0,
+        dispersion: float = 0.1,
+        weekly: bool = True,
+    ) -> None:
+        if not windows or any(w <= 0 for w in windows):
+            raise ValueError(f"windows: {windows} must be positive minutes")
+        if warmup < 0:
+            raise ValueError(f"warmup: {warmup} must be >= 0")
+        if trigger <= 0:
+            raise ValueError(f"trigger: {trigger} must be positive")
+        if not 0 <= trickle <= 1:
+            raise ValueError(f"trickle: {trickle} must be in [0, 1]")
+        if cusum_h <= 0 or cusum_k < 0:
+            raise ValueError("cusum_h: must be positive, cusum_k: must be >= 0")
+        if dispersion <= 0:
+            raise ValueError(f"dispersion: {dispersion} must be positive")
+        self.bucket_seconds = bucket_seconds
+        self.signal = signal
+        self.windows = windows
+        self.warmup = warmup
+        self.trigger = trigger
+        self.min_excess = min_excess
+        self.gate = gate
+        self.trickle = trickle
+        self.adapt_after = adapt_after
+        self.cusum_k = cusum_k
+        self.cusum_h = cusum_h
+        self.dispersion = dispersion
+        self.weekly = weekly
+        self._gate = gate if gate is not None else max(2.0, trigger - 1.0)
+        self._baseline = SeasonalBaseline(bucket_seconds, weekly=weekly)
+        self._spans = sorted({max(1, round(w * 60 / bucket_seconds)) for w in windows})
+        self._minutes = [round(s * bucket_seconds / 60) for s in self._spans]
+        self._size = self._spans[-1]
+        self._obs = array("d", bytes(8 * self._size))
+        self._exp = array("d", bytes(8 * self._size))
+        self._pos = 0  # next ring index to write
+        self._filled = 0
+        self._sum_o = [0.0] * len(self._spans)  # sums of the last `span` pushed buckets
+        self._sum_e = [0.0] * len(self._spans)
+        self._disp_num = [dispersion] * len(self._spans)  # EW of (O-E)^2 - E ...
+        self._disp_den = [1.0] * len(self._spans)  # ... over EW of E^2, per window
+        self._disp_alpha = 1.0 / max(50.0, 86_400 / bucket_seconds / 4)
+        self._cusum = 0.0
+        self._surprised_for = 0.0
+        self._learned_seconds = 0.0
+        self._pushes = 0
+        #: consecutive buckets with nothing observed, and what was expected over them
+        self.zero_run = 0
+        self.zero_run_expected = 0.0
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def learning(self) -> bool:
+        """True while still in warm-up: scores are 0 and the series is not known to be calm."""
+        return self._learned_seconds < self.warmup
+
+    @property
+    def baseline(self) -> SeasonalBaseline:
+        """The seasonal baseline (read-only use)."""
+        return self._baseline
+
+    @property
+    def window_minutes(self) -> list[int]:
+        """The distinct window lengths in use, in minutes."""
+        return list(self._minutes)
+
+    def dispersions(self) -> dict[int, float]:
+        """Current dispersion estimate per window (minutes)."""
+        return {m: self._dispersion(i) for i, m in enumerate(self._minutes)}
+
+    def _dispersion(self, i: int) -> float:
+        return min(2.0, max(0.002, self._disp_num[i] / max(self._disp_den[i], 1e-9)))
+
+    def window_sums(self, observed: float, expected: float) -> tuple[list[float], list[float]]:
+        """Observed and expected sums per window over the last buckets plus this one."""
+        o = list(self._sum_o)
+        e = list(self._sum_e)
+        size, pos, filled = self._size, self._pos, self._filled
+        for i, span in enumerate(self._spans):
+            if filled >= span:
+                old = (pos - span) % size
+                o[i] -= self._obs[old]
+                e[i] -= self._exp[old]
+            o[i] += observed
+            e[i] += expected
+        return o, e
+
+    # -- river API -----------------------------------------------------------------------------
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
+        """Learn one bucket (updates the baseline, the windows and the dispersion)."""
+        self.update(x)
+
+    def score_one(self, x: dict[Hashable, Any]) -> float:
+        """Anomaly score in [0, 1] of one bucket, without learning it."""
+        return self.score_of(self.read(x))
+
+    @staticmethod
+    def score_of(reading: Reading) -> float:
+        """Map a reading to [0, 1]: grows with the surprise, saturating around 1e-20."""
+        if reading.learning or reading.missing:
+            return 0.0
+        return 1.0 - math.exp(-reading.surprise / 8.0)
+
+    # -- the work ------------------------------------------------------------------------------
+    def read(self, x: Mapping[Hashable, Any]) -> Reading:
+        """Judge one bucket against the state learned so far (no mutation)."""
+        t = float(x["t"])
+        observed = float(x.get(self.signal) or 0.0)
+        expected = self._baseline.expected(t)
+        if x.get("missing"):
+            return Reading(t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, self.learning, True)
+        lo, hi = band(expected, self._dispersion(0))
+        if self.learning:
+            return Reading(t, observed, expected, lo, hi, 0.0, 0, observed, expected, False, 0.0, True)
+        o, e = self.window_sums(observed, expected)
+        best_s, best_i, fired_i, fired_ratio = 0.0, 0, -1, 0.0
+        for i in range(len(o)):
+            s = upper_surprise(o[i], e[i], self._dispersion(i))
+            if s > best_s:
+                best_s, best_i = s, i
+            if s >= self.trigger and o[i] - e[i] >= self.min_excess:
+                r = o[i] / max(e[i], 1e-9)
+                if r > fired_ratio:
+                    fired_i, fired_ratio = i, r
+        low = 0.0
+        if observed <= 0:
+            low = lower_surprise(0.0, self.zero_run_expected + expected, self._dispersion(0))
+        if fired_i >= 0:
+            s = upper_surprise(o[fired_i], e[fired_i], self._dispersion(fired_i))
+            return Reading(
+                t,
+                observed,
+                expected,
+                lo,
+                hi,
+                s,
+                self._minutes[fired_i],
+                o[fired_i],
+                e[fired_i],
+                True,
+                low,
+                False,
+            )
+        cusum = self._next_cusum(observed, expected)
+        cusum_surprise = self.trigger * cusum / self.cusum_h
+        if cusum_surprise > best_s:
+            # a slow burn: report it over the longest window
+            i = len(o) - 1
+            fired = cusum_surprise >= self.trigger and o[i] - e[i] >= self.min_excess
+            m = self._minutes[i]
+            return Reading(
+                t, observed, expected, lo, hi, cusum_surprise, m, o[i], e[i], fired, low, False, False, True
+            )
+        m = self._minutes[best_i]
+        return Reading(t, observed, expected, lo, hi, best_s, m, o[best_i], e[best_i], False, low, False)
+
+    def update(self, x: Mapping[Hashable, Any]) -> Reading:
+        """Judge one bucket, then learn it; returns the reading (what the radar uses)."""
+        reading = self.read(x)
+        if reading.missing:
+            self._push(0.0, 0.0)
+            self._cusum = 0.0
+            return reading
+        surprised = reading.surprise >= self._gate or reading.low_surprise >= self._gate
+        self._surprised_for = self._surprised_for + self.bucket_seconds if surprised else 0.0
+        weight = 1.0
+        if surprised and not reading.learning:
+            ramp = max(0.0, self._surprised_for - self.adapt_after) / max(self.adapt_after, 1.0)
+            weight = min(1.0, self.trickle + ramp)
+        self._baseline.learn(reading.t, reading.observed, weight)
+        if not surprised and self._learned_seconds >= self.warmup / 2:
+            self._learn_dispersion(reading.observed, reading.expected)
+        if not reading.learning:
+            self._cusum = self._next_cusum(reading.observed, reading.expected)
+        self._push(reading.observed, reading.expected)
+        self._learned_seconds += self.bucket_seconds
+        return reading
+
+    def mark_missing(self, buckets: int) -> None:
+        """Forget the last ``buckets`` buckets from the windows (found to be missing after the fact)."""
+        for k in range(1, min(buckets, self._filled) + 1):
+            idx = (self._pos - k) % self._size
+            self._obs[idx] = 0.0
+            self._exp[idx] = 0.0
+        self._resum()
+        self._cusum = 0.0
+
+    def _next_cusum(self, observed: float, expected: float) -> float:
+        sd = math.sqrt(expected + self._dispersion(0) * expected * expected)
+        z = (observed - expected) / max(sd, 0.5)
+        return max(0.0, self._cusum * 0.995 + z - self.cusum_k)
+
+    def _learn_dispersion(self, observed: float, expected: float) -> None:
+        a = self._disp_alpha
+        o_all, e_all = self.window_sums(observed, expected)
+        for i, span in enumerate(self._spans):
+            o, e = o_all[i], e_all[i]
+            if self._filled < span - 1 or e <= 0:
+                continue
+            var_now = e + self._dispersion(i) * e * e
+            sq = min((o - e) ** 2, 16.0 * var_now)  # winsorised at 4 standard deviations
+            self._disp_num[i] += a * ((sq - e) - self._disp_num[i])
+            self._disp_den[i] += a * (e * e - self._disp_den[i])
+
+    def _push(self, observed: float, expected: float) -> None:
+        size, pos = self._size, self._pos
+        for i, span in enumerate(self._spans):
+            if self._filled >= span:
+                old = (pos - span) % size
+                self._sum_o[i] -= self._obs[old]
+                self._sum_e[i] -= self._exp[old]
+            self._sum_o[i] += observed
+            self._sum_e[i] += expected
+        self._obs[pos] = observed
+        self._exp[pos] = expected
+        self._pos = (pos + 1) % size
+        self._filled = min(self._filled + 1, size)
+        if observed > 0:
+            self.zero_run, self.zero_run_expected = 0, 0.0
+        else:
+            self.zero_run += 1
+            self.zero_run_expected += expected
+        self._pushes += 1
+        if self._pushes % 10_000 == 0:
+            self._resum()
+
+    def _resum(self) -> None:
+        """Recompute the window sums from the ring (bounds floating-point drift)."""
+        for i, span in enumerate(self._spans):
+            idx = [(self._pos - k) % self._size for k in range(1, min(span, self._filled) + 1)]
+            self._sum_o[i] = sum(self._obs[j] for j in idx)
+            self._sum_e[i] = sum(self._exp[j] for j in idx)

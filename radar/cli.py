@@ -1,0 +1,247 @@
+"""The ``radar`` command line.
+
+radar run --config FILE            the service: ingest API, /metrics, /healthz, detection, alerts
+radar replay FILE [--speed X | --fast] [--url URL]   send a mention file to a running radar
+radar backtest FILE --out incidents.json [--config FILE]   event-time replay, as fast as it can
+radar warmup FILE [--config FILE]  pre-train streams from a history export (state dir)
+radar demo                         a generated multi-day scenario through the real pipeline
+radar generate --out FILE          write a generated scenario (mentions JSONL + truth JSON)
+radar check-config FILE            validate a configuration file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from radar.config import ConfigError, RadarConfig, check_config_report, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``radar`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the alerts
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"radar: configuration error\n{exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"radar: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="radar", description="Crisis Radar: early warning for brand crises.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the service")
+    run.add_argument("--config", type=Path, help="TOML configuration file")
+    run.add_argument("--host", help="listen address (default from config)")
+    run.add_argument("--port", type=int, help="listen port (default from config)")
+    run.add_argument("--state-dir", type=Path, help="journal and checkpoints (default from config)")
+    run.set_defaults(func=_run)
+
+    rp = sub.add_parser("replay", help="send a mention file to a running radar")
+    rp.add_argument("file", help="JSONL/CSV file, or - for stdin")
+    speed = rp.add_mutually_exclusive_group()
+    speed.add_argument("--speed", type=float, default=None, help="replay at X times event-time speed")
+    speed.add_argument("--fast", action="store_true", help="as fast as the radar takes it (default)")
+    rp.add_argument("--url", default="http://127.0.0.1:8462", help="radar base URL")
+    rp.add_argument("--batch", type=int, default=500, help="mentions per request")
+    rp.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    rp.set_defaults(func=_replay)
+
+    bt = sub.add_parser("backtest", help="replay a file in event time and write the incidents")
+    bt.add_argument("file", help="JSONL/CSV file, or - for stdin")
+    bt.add_argument("--out", type=Path, required=True, help="incidents JSON to write")
+    bt.add_argument("--config", type=Path, help="TOML configuration file")
+    bt.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    bt.set_defaults(func=_backtest)
+
+    wu = sub.add_parser("warmup", help="pre-train streams from a history export")
+    wu.add_argument("file", help="JSONL/CSV history, or - for stdin")
+    wu.add_argument("--config", type=Path, help="TOML configuration file")
+    wu.add_argument("--state-dir", type=Path, help="where to write the checkpoint (default from config)")
+    wu.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    wu.set_defaults(func=_warmup)
+
+    demo = sub.add_parser("demo", help="replay a generated scenario through the real pipeline")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--port", type=int, default=8462, help="port for /metrics and the ingest API (0: any)")
+    demo.add_argument("--linger", type=float, default=0.0, help="keep serving this many seconds at the end")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        help="wall-clock seconds the replay is paced over (0: as fast as it can)",
+    )
+    demo.set_defaults(func=_demo)
+
+    gen = sub.add_parser("generate", help="write a generated scenario")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--days", type=int, default=21)
+    gen.add_argument("--out", type=Path, required=True, help="mentions JSONL")
+    gen.add_argument("--truth", type=Path, help="truth JSON of the injected events")
+    gen.add_argument("--config-out", type=Path, help="also write a radar config matching the streams")
+    gen.set_defaults(func=_generate)
+
+    cc = sub.add_parser("check-config", help="validate a configuration file")
+    cc.add_argument("file", type=Path)
+    cc.set_defaults(func=_check_config)
+    return p
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def _check_config(args: argparse.Namespace) -> int:
+    ok, report = check_config_report(args.file)
+    print(report)
+    return 0 if ok else 1
+
+
+def _records(path: str, preset: str | None):  # type: ignore[no-untyped-def]
+    from radar.sources.files import read_mentions
+
+    if path != "-" and not Path(path).exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    return read_mentions(path, preset=preset) if preset else read_mentions(path)
+
+
+def _count_lines(path: str) -> int | None:
+    if path == "-" or not path.endswith((".jsonl", ".ndjson")):
+        return None
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from radar.backtest import run_backtest
+    from radar.progress import Progress
+    from radar.sentiment import VaderScorer
+
+    config = load_config(args.config)
+    progress = Progress(_count_lines(args.file), label="backtest")
+    started = time.perf_counter()
+    result = run_backtest(_records(args.file, args.csv_preset), config, VaderScorer(), progress=progress)
+    result.write(args.out)
+    elapsed = time.perf_counter() - started
+    doc = result.to_json()
+    n = sum(result.outcomes.values())
+    print(
+        f"{n:,} mentions ({sum(result.rejected.values()):,} rejected) in {elapsed:.1f} s; "
+        f"{len(doc['incidents'])} incidents written to {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _warmup(args: argparse.Namespace) -> int:
+    from radar.backtest import run_backtest
+    from radar.checkpoint import Checkpointer
+    from radar.journal import Journal
+    from radar.progress import Progress
+    from radar.sentiment import VaderScorer
+
+    config = load_config(args.config)
+    state_dir = Path(args.state_dir or config.radar.state_dir)
+    result = run_backtest(
+        _records(args.file, args.csv_preset), config, VaderScorer(), progress=Progress(label="warmup")
+    )
+    pipeline = result.pipeline
+    pipeline.clear_incidents()
+    journal = Journal(state_dir / "journal")
+    seq = journal.last_seq
+    journal.close()
+    Checkpointer(state_dir / "checkpoints").save(pipeline, seq)
+    for name, state in sorted(pipeline.streams.items()):
+        status = "learning" if state.learning else "ready"
+        print(f"{name}: {status}")
+    print(f"checkpoint written to {state_dir / 'checkpoints'}; `radar run` starts from it", file=sys.stderr)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from radar.app import create_app
+    from radar.service import RadarService
+
+    config = load_config(args.config)
+    service = RadarService(config, state_dir=args.state_dir)
+    service.start()
+    app = create_app(service)
+    host = args.host or config.http.host
+    port = args.port or config.http.port
+    logging.getLogger(__name__).info("radar listening on http://%s:%d", host, port)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    finally:
+        service.stop()  # SIGTERM/SIGINT end uvicorn; the final checkpoint is written here
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from radar.replay import replay
+
+    token = os.environ.get("RADAR_INGEST_TOKEN", "")
+    stats = replay(
+        _records(args.file, args.csv_preset),
+        args.url,
+        speed=None if args.fast else args.speed,
+        batch=args.batch,
+        token=token,
+        total=_count_lines(args.file),
+    )
+    print(json.dumps(stats), file=sys.stderr)
+    return 0 if stats["failed_batches"] == 0 else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from radar.demo import run_demo
+
+    return run_demo(seed=args.seed, port=args.port, linger=args.linger, duration=args.duration)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from radar.scenario import default_scenario, stream_rules, write_scenario
+
+    scenario = default_scenario(seed=args.seed, days=args.days)
+    n = write_scenario(scenario, args.out, args.truth)
+    if args.config_out:
+        args.config_out.write_text(config_toml(stream_rules(scenario)), encoding="utf-8")
+    print(f"{n:,} mentions written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def config_toml(rules: dict[str, dict[str, list[str]]], extra: str = "") -> str:
+    """A configuration file text with ``rules`` as the streams."""
+    lines = [extra.rstrip(), ""] if extra else []
+    for name, r in rules.items():
+        lines.append(f"[streams.{name}]")
+        for key in ("keywords", "hashtags", "handles", "exclude"):
+            if r.get(key):
+                lines.append(f"{key} = {json.dumps(list(r[key]))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def config_from_rules(rules: dict[str, dict[str, list[str]]], **radar: object) -> RadarConfig:
+    """A configuration object with ``rules`` as the streams (for the demo and tests)."""
+    return RadarConfig.model_validate({"radar": dict(radar), "streams": rules})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

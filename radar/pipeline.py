@@ -1,0 +1,355 @@
+"""The pipeline: mentions in, incident events out (DESIGN §2).
+
+``match -> score sentiment -> window (event time) -> detect -> escalate``. :class:`Pipeline` is
+pure: it never reads a clock nor does I/O. Mentions go in with :meth:`Pipeline.ingest`; buckets
+close when :meth:`Pipeline.advance` moves the watermark (by default the newest event time minus
+the allowed lateness; the live service also advances it with the wall clock for idle streams).
+Every incident event goes to the ``sink`` callback (notifiers, the record) and is returned.
+
+The whole state (windows, detectors, escalation, de-duplication) pickles, for checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerts.escalation import EscalationPolicy, IncidentEvent, Observation
+from alerts.incident import Incident
+from alerts.level import Level
+from detectors.crisis import Assessment, CrisisDetector
+from radar.authors import AuthorActivity
+from radar.config import RadarConfig
+from radar.dedup import Deduplicator
+from radar.matcher import Matcher, StreamRegistry
+from radar.mention import Mention
+from radar.metrics import RadarMetrics
+from radar.sentiment import SentimentScorer, classify
+from radar.terms import TermBaseline, tokenize
+from radar.windows import Bucket, Post, Windower
+
+#: How far back the why of an alert looks for terms and posts.
+RECENT_SECONDS = 4 * 3600
+#: Resolved incidents kept in memory (the incident store keeps them all).
+HISTORY = 10_000
+
+
+@dataclass(slots=True)
+class StreamState:
+    """Everything the radar knows about one stream."""
+
+    name: str
+    display: str
+    detector: CrisisDetector
+    authors: AuthorActivity = field(default_factory=AuthorActivity)
+    terms: TermBaseline = field(default_factory=TermBaseline)
+    recent: deque[Bucket] = field(default_factory=deque)  # non-empty buckets of the last hours
+    last: Assessment | None = None
+    ignore_terms: frozenset[str] = frozenset()
+
+    @property
+    def learning(self) -> bool:
+        """True while the detector is still learning what normal looks like."""
+        return self.detector.learning
+
+
+class Pipeline:
+    """The radar's core, assembled from the configuration.
+
+    Parameters
+    ----------
+    config
+        The radar configuration.
+    scorer
+        Sentiment scorer for mentions that carry no ``sentiment``.
+    metrics
+        Where to record metrics (a fresh registry by default).
+    sink
+        Called with every incident event, in order.
+    """
+
+    def __init__(
+        self,
+        config: RadarConfig,
+        scorer: SentimentScorer,
+        metrics: RadarMetrics | None = None,
+        sink: Callable[[IncidentEvent], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.scorer = scorer
+        self.metrics = metrics or RadarMetrics()
+        self.sink = sink
+        settings = config.radar
+        self.bucket_seconds = settings.bucket_seconds
+        self.lateness = float(settings.allowed_lateness_seconds)
+        self.windower = Windower(settings.bucket_seconds)
+        esc = config.escalation
+        self.policy = EscalationPolicy(
+            deescalate_after=timedelta(minutes=esc.deescalate_after_minutes),
+            quiet_period=timedelta(minutes=esc.quiet_period_minutes),
+            quiet_periods={"source_silent": timedelta(0)},
+        )
+        self.matcher = Matcher(config)
+        self.registry = StreamRegistry(config.streams, settings.max_streams, settings.auto_streams)
+        self.dedup = Deduplicator()
+        self.streams: dict[str, StreamState] = {}
+        self.history: deque[Incident] = deque(maxlen=HISTORY)
+        self.max_event_t = -math.inf
+
+    # -- pickling (checkpoints): the injected collaborators are not part of the state ------------
+    _TRANSIENT = ("config", "scorer", "metrics", "sink", "matcher")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def attach(
+        self,
+        config: RadarConfig,
+        scorer: SentimentScorer,
+        metrics: RadarMetrics | None = None,
+        sink: Callable[[IncidentEvent], None] | None = None,
+    ) -> Pipeline:
+        """Re-attach the collaborators after unpickling a checkpoint."""
+        self.config, self.scorer, self.sink = config, scorer, sink
+        self.metrics = metrics or RadarMetrics()
+        self.matcher = Matcher(config)
+        self.registry.update(config.streams, config.radar.max_streams, config.radar.auto_streams)
+        return self
+
+    # -- reading -------------------------------------------------------------------------------
+    def open_incidents(self) -> list[Incident]:
+        """Incidents currently open."""
+        return list(self.policy.open_incidents())
+
+    def all_incidents(self) -> list[Incident]:
+        """Resolved (recent) and open incidents, by opening time."""
+        out = list(self.history) + self.open_incidents()
+        return sorted(out, key=lambda i: (i.opened_at, i.id))
+
+    def clear_incidents(self) -> None:
+        """Forget every incident (after a warm-up on history: learn the normal, not the past)."""
+        self.policy = EscalationPolicy(
+            deescalate_after=self.policy.deescalate_after,
+            quiet_period=self.policy.quiet_period,
+            quiet_periods=self.policy.quiet_periods,
+        )
+        self.history.clear()
+
+    # -- writing -------------------------------------------------------------------------------
+    def ingest(self, mention: Mention, source: str = "") -> str:
+        """Take one validated mention; returns what became of it.
+
+        ``accepted`` (in at least one stream's bucket), ``duplicate``, ``unmatched`` (no stream),
+        ``stream_limit`` (its streams are beyond ``max_streams``) or ``late`` (every bucket it
+        belongs to is already closed). Buckets are not closed here: see :meth:`advance`.
+        """
+        if self.dedup.seen(mention.id):
+            self.metrics.duplicates.inc()
+            return "duplicate"
+        names = self.matcher.assign(mention)
+        if not names:
+            self.metrics.unmatched.inc()
+            return "unmatched"
+        admitted = [n for n in names if self.registry.admit(n)]
+        if not admitted:
+            self.metrics.rejected.labels("stream_limit").inc()
+            return "stream_limit"
+        t = mention.created_at.timestamp()
+        self.max_event_t = max(self.max_event_t, t)
+        sentiment = mention.sentiment if mention.sentiment is not None else self.scorer.score(mention.text)
+        post = Post(
+            mention.amplification,
+            mention.id,
+            mention.url,
+            mention.author,
+            mention.author_followers,
+            mention.reshares,
+            mention.text,
+        )
+        placed = False
+        words: list[str] | None = None
+        for name in admitted:
+            state = self.streams.get(name) or self._new_stream(name)
+            det = self.config.detection_for(name)
+            polarity = classify(sentiment, det.negative_threshold, det.positive_threshold)
+            if words is None:
+                words = tokenize(mention.text)
+            terms = [w for w in words if w not in state.ignore_terms]
+            weight = state.authors.weight(mention.author, t)
+            if self.windower.add(
+                name, t=t, polarity=polarity, weight=weight, author=mention.author, terms=terms, post=post
+            ):
+                placed = True
+            else:
+                self.metrics.late.labels(name).inc()
+        self.metrics.ingested.labels(source or mention.source or "unknown").inc()
+        return "accepted" if placed else "late"
+
+    def advance(self, watermark: float | None = None) -> list[IncidentEvent]:
+        """Close every bucket the watermark has passed; returns the incident events (in order).
+
+        Without an argument the watermark is the newest event time minus the allowed lateness.
+        """
+        if watermark is None:
+            watermark = self.max_event_t - self.lateness
+        if not math.isfinite(watermark):
+            return []
+        events: list[IncidentEvent] = []
+        for bucket in self.windower.advance(watermark):
+            events.extend(self._close(bucket))
+        self.metrics.watermark.set(max(self.windower.watermark, 0.0))
+        return events
+
+    def finish(self) -> list[IncidentEvent]:
+        """Close every bucket up to the newest event (end of a replay)."""
+        return self.advance(self.max_event_t + self.bucket_seconds)
+
+    def ingest_all(self, mentions: Iterable[Mention]) -> list[IncidentEvent]:
+        """Ingest and advance mention by mention (a replay in event time)."""
+        events: list[IncidentEvent] = []
+        for mention in mentions:
+            self.ingest(mention)
+            if self.max_event_t - self.lateness >= self.windower.watermark + self.bucket_seconds:
+                events.extend(self.advance())
+        return events
+
+    # -- internals -----------------------------------------------------------------------------
+    def _new_stream(self, name: str) -> StreamState:
+        det = self.config.detection_for(name)
+        esc = self.config.escalation
+        detector = CrisisDetector(
+            bucket_seconds=self.bucket_seconds,
+            warmup=det.warmup_hours * 3600.0,
+            surprise=det.surprise,
+            watch_ratio=det.watch_ratio,
+            warning_ratio=det.warning_ratio,
+            crisis_ratio=det.crisis_ratio,
+            min_excess=det.min_excess,
+            silent_after=esc.silent_after_minutes * 60.0,
+        )
+        configured = self.config.streams.get(name)
+        display = (configured.display_name if configured else "") or name
+        ignore = frozenset(self.matcher.own_terms(name))
+        state = StreamState(name, display, detector, ignore_terms=ignore)
+        self.streams[name] = state
+        self.metrics.streams.set(len(self.streams))
+        return state
+
+    def _close(self, bucket: Bucket) -> list[IncidentEvent]:
+        state = self.streams[bucket.stream]
+        a = state.detector.update(
+            {"t": bucket.start, "mentions": bucket.weighted, "negative": bucket.weighted_negative}
+        )
+        state.last = a
+        if bucket.mentions:
+            state.recent.append(bucket)
+        horizon = bucket.end - RECENT_SECONDS
+        while state.recent and state.recent[0].start < horizon:
+            state.recent.popleft()
+        if a.severity == 0 and not a.buzz and not a.silent and not a.learning:
+            state.terms.learn(bucket.terms, bucket.mentions)
+        self._record(state, bucket, a)
+        at = datetime.fromtimestamp(bucket.end, UTC)
+        candidates = {
+            "crisis": Level(a.severity),
+            "buzz": Level.WATCH if a.buzz else Level.CALM,
+            "source_silent": Level.WATCH if a.silent else Level.CALM,
+        }
+        events: list[IncidentEvent] = []
+        for kind, level in candidates.items():
+            if level == Level.CALM and self.policy.incident(state.name, kind) is None:
+                continue
+            why = self._why(state, a, kind, bucket.end) if level > Level.CALM else {}
+            for event in self.policy.observe(Observation(state.name, kind, at, level, why)):
+                events.append(event)
+                self._count(event)
+                if event.type == "resolved":
+                    self.history.append(event.incident)
+                if self.sink is not None:
+                    self.sink(event)
+        level_now = max(
+            (i.level for i in self.policy.open_incidents() if i.stream == state.name and i.pages),
+            default=Level.CALM,
+        )
+        self.metrics.level.labels(state.name).set(int(level_now))
+        return events
+
+    def _count(self, event: IncidentEvent) -> None:
+        incident = event.incident
+        m = self.metrics
+        if event.type == "opened":
+            m.incidents.labels(incident.stream, incident.kind).inc()
+        m.level_changes.labels(incident.stream, str(event.level)).inc()
+        open_now = 0 if event.type == "resolved" else 1
+        m.open_incidents.labels(incident.stream, incident.kind).set(open_now)
+
+    def _record(self, state: StreamState, bucket: Bucket, a: Assessment) -> None:
+        m, name = self.metrics, state.name
+        m.mentions.labels(name).inc(bucket.mentions)
+        m.negative.labels(name).inc(bucket.negative)
+        m.bucket_mentions.labels(name).set(bucket.mentions)
+        m.expected.labels(name).set(a.volume.expected)
+        m.expected_lower.labels(name).set(a.volume.lower)
+        m.expected_upper.labels(name).set(a.volume.upper)
+        m.negative_share.labels(name).set(bucket.negative / bucket.mentions if bucket.mentions else 0.0)
+        m.negative_share_baseline.labels(name).set(a.share_baseline)
+        m.score.labels(name, "crisis").set(a.score)
+        m.surprise.labels(name, "mentions").set(a.volume.surprise)
+        m.surprise.labels(name, "negative").set(a.negative.surprise)
+        m.learning.labels(name).set(1 if a.learning else 0)
+        m.silent.labels(name).set(1 if a.silent else 0)
+
+    def _why(self, state: StreamState, a: Assessment, kind: str, end: float) -> dict[str, Any]:
+        """Why the stream looks the way it does: the figures people need to judge an alert."""
+        reading = a.volume if kind == "buzz" else a.negative
+        minutes = max(reading.window, 1)
+        since = end - minutes * 60
+        window = [b for b in state.recent if b.start >= since]
+        mentions = sum(b.mentions for b in window)
+        negative = sum(b.negative for b in window)
+        context = [b for b in state.recent if b.start >= end - max(minutes, 15) * 60]
+        terms: dict[str, int] = {}
+        total = 0
+        for b in context:
+            total += b.mentions
+            for term, count in b.terms.items():
+                terms[term] = terms.get(term, 0) + count
+        negative_posts = kind == "crisis" and any(b.negative_posts for b in context)
+        pool = (p for b in context for p in (b.negative_posts if negative_posts else b.posts))
+        posts = sorted(pool, reverse=True)[:3]
+        return {
+            "stream": state.name,
+            "stream_name": state.display,
+            "kind": kind,
+            "window_minutes": minutes,
+            "mentions": mentions,
+            "expected": round(a.volume.window_expected if kind == "buzz" else _expected_total(a), 2),
+            "band": [round(a.volume.lower, 2), round(a.volume.upper, 2)],
+            "bucket_expected": round(a.volume.expected, 2),
+            "negative": negative,
+            "negative_expected": round(a.negative.window_expected, 2),
+            "ratio": round(reading.ratio, 2),
+            "volume_ratio": round(a.volume.ratio, 2),
+            "negative_share": round(a.share, 3),
+            "negative_share_baseline": round(a.share_baseline, 3),
+            "surprise": round(reading.surprise, 1),
+            "slow_burn": reading.by_cusum,
+            "top_terms": state.terms.surging(terms, total),
+            "top_posts": [p.to_json() for p in posts],
+            "learning": a.learning,
+        }
+
+
+def _expected_total(a: Assessment) -> float:
+    """Expected mentions over the window the negatives were judged on (share-scaled back)."""
+    neg = a.negative
+    if a.share_baseline > 0:
+        return neg.window_expected / a.share_baseline
+    return neg.window_expected

@@ -1,0 +1,237 @@
+"""The radar service: the pipeline plus durability, a scheduler and notifiers.
+
+:class:`RadarService` is the composition root of a running radar:
+
+* every accepted batch is appended to the on-disk journal (fsync) *before* it is acknowledged
+  and fed to the pipeline;
+* the pipeline state (windows, detectors, incidents, de-duplication) is checkpointed every
+  ``checkpoint_interval_seconds`` and on stop; on start the newest checkpoint is restored and
+  the journal after it replayed, so ``kill -9`` loses nothing accepted and a restart neither
+  re-learns nor re-opens open incidents as new;
+* in live mode an APScheduler job closes the buckets of idle streams on the wall clock;
+* incident events go to the notifiers (the console by default).
+
+HTTP lives in :mod:`radar.app`; this module has no web code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from alerts.console import ConsoleNotifier
+from alerts.escalation import IncidentEvent
+from alerts.notifier import FanOut, Notifier
+from radar.batch import BatchResult, Rejection
+from radar.checkpoint import Checkpointer
+from radar.clock import Clock, SystemClock
+from radar.config import RadarConfig
+from radar.journal import Journal
+from radar.mention import Mention
+from radar.metrics import RadarMetrics
+from radar.pipeline import Pipeline
+from radar.sentiment import SentimentScorer, VaderScorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """The answer to one ingested batch."""
+
+    accepted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"accepted": n, "rejected": [{"index", "error"}], ...}`` (the ingest API answer)."""
+        return {
+            "accepted": self.accepted,
+            "rejected": [{"index": r.index, "reason": r.reason, "error": r.error} for r in self.rejected],
+            "duplicates": self.outcomes.get("duplicate", 0),
+            "unmatched": self.outcomes.get("unmatched", 0),
+        }
+
+
+class RadarService:
+    """A running radar: pipeline, journal, checkpoints, scheduler and notifiers.
+
+    Parameters
+    ----------
+    config
+        The configuration.
+    state_dir
+        Where the journal and checkpoints live (``config.radar.state_dir`` by default).
+    scorer
+        Sentiment scorer (VADER by default).
+    notifiers
+        Who hears about incident events (the console by default).
+    clock
+        Wall clock (injected for tests).
+    live
+        Close idle streams' buckets on the wall clock (off for replays of old data).
+    """
+
+    def __init__(
+        self,
+        config: RadarConfig,
+        *,
+        state_dir: Path | str | None = None,
+        scorer: SentimentScorer | None = None,
+        notifiers: Sequence[Notifier] | None = None,
+        clock: Clock | None = None,
+        live: bool = True,
+        fsync: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.live = live
+        self.metrics = RadarMetrics()
+        self.scorer = scorer or VaderScorer()
+        self.notify = FanOut(list(notifiers) if notifiers is not None else [ConsoleNotifier()])
+        root = Path(state_dir if state_dir is not None else config.radar.state_dir)
+        self.state_dir = root
+        self.journal = Journal(root / "journal", fsync=fsync)
+        self.checkpointer = Checkpointer(root / "checkpoints")
+        self._lock = threading.RLock()
+        self._scheduler: BackgroundScheduler | None = None
+        self._checkpoint_seq = 0
+        self._checkpoint_at: float | None = None
+        self.restored_from: int | None = None
+        self.replayed = 0
+        self.pipeline = self._restore()
+
+    # -- start-up ------------------------------------------------------------------------------
+    def _restore(self) -> Pipeline:
+        checkpoint = self.checkpointer.load_latest()
+        if checkpoint is not None and isinstance(checkpoint.state, Pipeline):
+            pipeline = checkpoint.state.attach(self.config, self.scorer, self.metrics, self._on_event)
+            self._checkpoint_seq = checkpoint.journal_seq
+            self.restored_from = checkpoint.journal_seq
+            log.info("restored checkpoint at journal seq %d", checkpoint.journal_seq)
+        else:
+            pipeline = Pipeline(self.config, self.scorer, self.metrics, self._on_event)
+        for _seq, mention in self.journal.replay(self._checkpoint_seq):
+            pipeline.ingest(mention, source="journal")
+            self.replayed += 1
+        pipeline.advance()
+        if self.replayed:
+            log.info("replayed %d journaled mentions after the checkpoint", self.replayed)
+        self.metrics.journal_seq.set(self.journal.last_seq)
+        return pipeline
+
+    def _on_event(self, event: IncidentEvent) -> None:
+        self.notify.notify(event)
+
+    # -- ingest --------------------------------------------------------------------------------
+    def submit(self, batch: BatchResult | Sequence[Mention], source: str = "api") -> IngestReport:
+        """Journal the batch's mentions (durably), then feed them to the pipeline."""
+        if isinstance(batch, BatchResult):
+            mentions, rejected = batch.mentions, list(batch.rejected)
+        else:
+            mentions, rejected = list(batch), []
+        report = IngestReport(rejected=rejected)
+        for r in rejected:
+            self.metrics.rejected.labels(r.reason).inc()
+        if not mentions:
+            return report
+        with self._lock:
+            seq = self.journal.append(mentions)
+            self.metrics.journal_seq.set(seq)
+            for mention in mentions:
+                report.outcomes[self.pipeline.ingest(mention, source=source)] += 1
+            self.pipeline.advance()
+        report.accepted = len(mentions)
+        return report
+
+    # -- periodic work -------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Close due buckets; in live mode also those of idle streams, on the wall clock."""
+        with self._lock:
+            watermark = self.pipeline.max_event_t - self.pipeline.lateness
+            if self.live:
+                now = self.clock.now().timestamp()
+                watermark = max(watermark, now - self.pipeline.lateness)
+                if self.pipeline.max_event_t > 0:
+                    self.metrics.lag.set(max(0.0, now - self.pipeline.max_event_t))
+            self.pipeline.advance(watermark)
+            if self._checkpoint_at is not None:
+                self.metrics.checkpoint_age.set(self.clock.now().timestamp() - self._checkpoint_at)
+
+    def checkpoint(self) -> Path:
+        """Write a checkpoint of the pipeline and drop journal segments it covers."""
+        with self._lock:
+            seq = self.journal.last_seq
+            path = self.checkpointer.save(self.pipeline, seq)
+            self._checkpoint_seq = seq
+        self._checkpoint_at = self.clock.now().timestamp()
+        self.metrics.checkpoint_time.set(self._checkpoint_at)
+        self.metrics.checkpoint_age.set(0)
+        self.journal.truncate_before(seq)
+        return path
+
+    def start(self) -> None:
+        """Start the scheduler (idle-stream closing and periodic checkpoints)."""
+        if self._scheduler is not None:
+            return
+        scheduler = BackgroundScheduler(timezone="UTC")
+        tick_every = max(1, min(15, self.config.radar.bucket_seconds // 4))
+        scheduler.add_job(
+            self.tick, "interval", seconds=tick_every, coalesce=True, max_instances=1, id="tick"
+        )
+        scheduler.add_job(
+            self.checkpoint,
+            "interval",
+            seconds=self.config.radar.checkpoint_interval_seconds,
+            coalesce=True,
+            max_instances=1,
+            id="checkpoint",
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        """Stop the scheduler, write a final checkpoint and close the journal."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self.checkpoint()
+        self.journal.close()
+
+    # -- reading -------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """What ``/healthz`` reports."""
+        with self._lock:
+            pipe = self.pipeline
+            streams = {
+                name: {
+                    "learning": s.learning,
+                    "silent": s.detector.silent,
+                    "level": max(
+                        (str(i.level) for i in pipe.open_incidents() if i.stream == name and i.pages),
+                        default="calm",
+                        key=lambda lv: ["calm", "watch", "warning", "crisis"].index(lv),
+                    ),
+                }
+                for name, s in pipe.streams.items()
+            }
+            age = None
+            if self._checkpoint_at is not None:
+                age = round(self.clock.now().timestamp() - self._checkpoint_at, 1)
+            return {
+                "status": "ok",
+                "streams": streams,
+                "open_incidents": len(pipe.open_incidents()),
+                "journal_seq": self.journal.last_seq,
+                "checkpoint_seq": self._checkpoint_seq,
+                "checkpoint_age_seconds": age,
+                "watermark": pipe.windower.watermark if pipe.windower.watermark > 0 else None,
+                "notification_failures": self.notify.failures,
+            }

@@ -1,0 +1,201 @@
+"""Event-time windows: mentions into per-stream buckets, closed by a watermark.
+
+:class:`Windower` keeps, per stream, the buckets still open (default 1 minute each) and closes
+every bucket whose end the watermark has passed, in time order, *including empty ones*: an empty
+bucket is data (zero mentions), not a gap. The watermark is supplied by the caller (max event time
+seen minus the allowed lateness in replays; the wall clock for idle streams in live mode), so the
+windower never reads a clock. A mention for a bucket already closed is *late*: it is refused
+(the caller counts it and keeps it on record) and never silently merged into history.
+
+>>> w = Windower(bucket_seconds=60)
+>>> w.add("acme", t=30.0, polarity=-1, weight=1.0, author="a", terms=["late"], post=None)
+True
+>>> [(b.stream, b.start, b.mentions, b.negative) for b in w.advance(180.0)]
+[('acme', 0.0, 1, 1), ('acme', 60.0, 0, 0), ('acme', 120.0, 0, 0)]
+>>> w.add("acme", t=90.0, polarity=0, weight=1.0, author="b", terms=[], post=None)
+False
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Most amplified posts kept per bucket, and terms kept per bucket.
+TOP_POSTS = 3
+TOP_TERMS = 25
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Post:
+    """A reference to an amplified post (for the why of an alert)."""
+
+    amplification: float
+    id: str
+    url: str
+    author: str
+    followers: int
+    reshares: int
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The post as shown in alerts."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "author": self.author,
+            "followers": self.followers,
+            "reshares": self.reshares,
+            "text": self.text[:280],
+        }
+
+
+@dataclass(slots=True)
+class Bucket:
+    """One stream's mentions in one event-time bucket ``[start, start + seconds)``."""
+
+    stream: str
+    start: float  # epoch seconds
+    seconds: int
+    mentions: int = 0
+    negative: int = 0
+    positive: int = 0
+    weighted: float = 0.0  # mentions, repeat posters damped (what detectors see)
+    weighted_negative: float = 0.0
+    reach: int = 0  # followers + reshares
+    authors: set[str] = field(default_factory=set)
+    terms: Counter[str] = field(default_factory=Counter)
+    posts: list[Post] = field(default_factory=list)  # min-heap on amplification, TOP_POSTS long
+    negative_posts: list[Post] = field(default_factory=list)  # the same, negative mentions only
+
+    @property
+    def end(self) -> float:
+        """End of the bucket (exclusive), epoch seconds."""
+        return self.start + self.seconds
+
+    @property
+    def unique_authors(self) -> int:
+        """Distinct authors in the bucket."""
+        return len(self.authors)
+
+    def top_terms(self, n: int = TOP_TERMS) -> dict[str, int]:
+        """The bucket's most frequent terms."""
+        return dict(self.terms.most_common(n))
+
+    def top_posts(self) -> list[Post]:
+        """The bucket's most amplified posts, most amplified first."""
+        return sorted(self.posts, reverse=True)
+
+
+def _keep(heap: list[Post], post: Post) -> None:
+    """Keep ``post`` in ``heap`` if it is among the ``TOP_POSTS`` most amplified."""
+    if len(heap) < TOP_POSTS:
+        heapq.heappush(heap, post)
+    elif post.amplification > heap[0].amplification:
+        heapq.heapreplace(heap, post)
+
+
+@dataclass(slots=True)
+class _StreamWindows:
+    next_close: float  # start of the oldest bucket not yet closed
+    open: dict[float, Bucket] = field(default_factory=dict)
+    late: int = 0
+
+
+class Windower:
+    """Per-stream event-time buckets closed by a caller-supplied watermark.
+
+    Parameters
+    ----------
+    bucket_seconds
+        Bucket size in seconds (must divide an hour).
+    """
+
+    def __init__(self, bucket_seconds: int = 60) -> None:
+        if bucket_seconds < 1 or 3600 % bucket_seconds:
+            raise ValueError(f"bucket_seconds: {bucket_seconds} must be a positive divisor of 3600")
+        self.bucket_seconds = bucket_seconds
+        self._streams: dict[str, _StreamWindows] = {}
+        self.watermark = float("-inf")
+
+    @property
+    def streams(self) -> list[str]:
+        """Streams known to the windower."""
+        return list(self._streams)
+
+    def bucket_start(self, t: float) -> float:
+        """Start of the bucket holding event time ``t``."""
+        return t - (t % self.bucket_seconds)
+
+    def late_count(self, stream: str) -> int:
+        """Mentions refused as late for ``stream``."""
+        s = self._streams.get(stream)
+        return s.late if s else 0
+
+    def add(
+        self,
+        stream: str,
+        *,
+        t: float,
+        polarity: int,
+        weight: float,
+        author: str,
+        terms: list[str],
+        post: Post | None,
+    ) -> bool:
+        """Put one mention of ``stream`` at event time ``t`` in its bucket; False if too late."""
+        start = self.bucket_start(t)
+        windows = self._streams.get(stream)
+        if windows is None:
+            first = (
+                start if self.watermark == float("-inf") else min(start, self.bucket_start(self.watermark))
+            )
+            windows = self._streams[stream] = _StreamWindows(next_close=first)
+        if start < windows.next_close:
+            windows.late += 1
+            return False
+        bucket = windows.open.get(start)
+        if bucket is None:
+            bucket = windows.open[start] = Bucket(stream, start, self.bucket_seconds)
+        bucket.mentions += 1
+        bucket.weighted += weight
+        if polarity < 0:
+            bucket.negative += 1
+            bucket.weighted_negative += weight
+        elif polarity > 0:
+            bucket.positive += 1
+        if author:
+            bucket.authors.add(author)
+        bucket.terms.update(set(terms))
+        if post is not None:
+            bucket.reach += post.followers + post.reshares
+            _keep(bucket.posts, post)
+            if polarity < 0:
+                _keep(bucket.negative_posts, post)
+        return True
+
+    def advance(self, watermark: float) -> Iterator[Bucket]:
+        """Close every bucket that ends at or before ``watermark``, oldest first, all streams.
+
+        Buckets of the same start are yielded together (one per stream), empty ones included.
+        """
+        if watermark <= self.watermark:
+            return
+        self.watermark = watermark
+        size = self.bucket_seconds
+        while True:
+            due = [s for s in self._streams.values() if s.next_close + size <= watermark]
+            if not due:
+                return
+            start = min(s.next_close for s in due)
+            for name, windows in self._streams.items():
+                if windows.next_close != start or start + size > watermark:
+                    continue
+                bucket = windows.open.pop(start, None) or Bucket(name, start, size)
+                if len(bucket.terms) > TOP_TERMS:
+                    bucket.terms = Counter(dict(bucket.terms.most_common(TOP_TERMS)))
+                windows.next_close = start + size
+                yield bucket

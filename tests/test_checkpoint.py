@@ -1,0 +1,161 @@
+"""Checkpoints: atomic saves, rotation, fallback past damaged files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from radar.checkpoint import Checkpoint, Checkpointer
+from radar.dedup import Deduplicator
+
+NOW = datetime(2026, 3, 4, 9, 15, tzinfo=UTC)
+
+
+def _checkpoint_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_save_and_load_roundtrip(tmp_path: Path) -> None:
+    dedup = Deduplicator(capacity=10)
+    dedup.seen("tw-1")
+    state = {"counts": [1, 2, 3], "when": NOW, "tags": {"a", "b"}, "dedup": dedup}
+    path = Checkpointer(tmp_path).save(state, journal_seq=42, now=NOW)
+
+    loaded = Checkpointer(tmp_path).load_latest()
+    assert isinstance(loaded, Checkpoint)
+    assert loaded.path == path and path.exists()
+    assert loaded.journal_seq == 42
+    assert loaded.saved_at == NOW
+    assert loaded.age_seconds(NOW + timedelta(seconds=90)) == 90.0
+    assert {k: v for k, v in loaded.state.items() if k != "dedup"} == {
+        k: state[k] for k in ("counts", "when", "tags")
+    }
+    assert loaded.state["dedup"].seen("tw-1") is True
+
+
+def test_no_checkpoint_yet(tmp_path: Path) -> None:
+    checkpointer = Checkpointer(tmp_path / "missing" / "dir")
+    assert checkpointer.load_latest() is None
+    assert checkpointer.oldest_journal_seq() is None
+
+
+def test_keeps_only_the_newest(tmp_path: Path) -> None:
+    checkpointer = Checkpointer(tmp_path, keep=2)
+    paths = [checkpointer.save({"n": n}, journal_seq=n * 10) for n in range(1, 6)]
+    assert checkpointer.paths() == paths[-2:]
+    assert _checkpoint_files(tmp_path) == sorted(p.name for p in paths[-2:])
+    assert checkpointer.oldest_journal_seq() == 40
+    latest = checkpointer.load_latest()
+    assert latest is not None and latest.state == {"n": 5} and latest.journal_seq == 50
+
+    # A new process continues the numbering: its checkpoint is the newest even at the same seq.
+    again = Checkpointer(tmp_path, keep=2)
+    again.save({"n": 6}, journal_seq=50)
+    latest = again.load_latest()
+    assert latest is not None and latest.state == {"n": 6}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "foreign"])
+def test_damaged_newest_falls_back_to_an_older_one(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save({"n": 1}, journal_seq=1)
+    newest = checkpointer.save({"n": 2, "blob": "x" * 1000}, journal_seq=2)
+    data = newest.read_bytes()
+    if damage == "truncate":
+        newest.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        newest.write_bytes(data[:-100] + bytes([data[-100] ^ 0x01]) + data[-99:])
+    elif damage == "empty":
+        newest.write_bytes(b"")
+    else:
+        newest.write_bytes(b"\x80\x05N.")  # a bare pickle, not a checkpoint
+
+    with caplog.at_level(logging.ERROR, logger="radar.checkpoint"):
+        loaded = checkpointer.load_latest()
+    assert loaded is not None and loaded.state == {"n": 1} and loaded.journal_seq == 1
+    assert newest.name in caplog.text
+
+
+def test_all_damaged_means_none(tmp_path: Path) -> None:
+    checkpointer = Checkpointer(tmp_path)
+    for n in range(2):
+        checkpointer.save({"n": n}, journal_seq=n).write_bytes(b"RADARCKPT\x01 short")
+    assert checkpointer.load_latest() is None
+
+
+class _Unpicklable:
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("cannot pickle this")
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save({"n": 1}, journal_seq=1)
+    before = _checkpoint_files(tmp_path)
+    with pytest.raises(TypeError):
+        checkpointer.save({"lock": _Unpicklable()}, journal_seq=2)
+    assert _checkpoint_files(tmp_path) == before
+    latest = checkpointer.load_latest()
+    assert latest is not None and latest.state == {"n": 1}
+
+
+def test_no_partial_file_is_ever_visible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save({"n": 1}, journal_seq=1)
+    real_replace = os.replace
+    seen_mid_save: list[object] = []
+
+    def observing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        # The new file is complete and synced under its temporary name; readers still see the old one.
+        assert Path(src).name.startswith(".") and Path(src).stat().st_size > 100_000
+        latest = checkpointer.load_latest()
+        seen_mid_save.append(latest.state if latest else None)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", observing_replace)
+    checkpointer.save({"n": 2, "big": "y" * 200_000}, journal_seq=2)
+    monkeypatch.undo()
+    assert seen_mid_save == [{"n": 1}]
+    latest = checkpointer.load_latest()
+    assert latest is not None and latest.state["n"] == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_leftover_temporary_files_are_ignored_and_cleaned(tmp_path: Path) -> None:
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save({"n": 1}, journal_seq=1)
+    leftover = tmp_path / ".checkpoint-000000000002-999.tmp"
+    leftover.write_bytes(b"RADARCKPT\x01 half-written")  # a save killed before os.replace
+    latest = checkpointer.load_latest()
+    assert latest is not None and latest.state == {"n": 1}
+    Checkpointer(tmp_path)
+    assert not leftover.exists()
+
+
+def test_concurrent_saves_produce_distinct_complete_files(tmp_path: Path) -> None:
+    checkpointer = Checkpointer(tmp_path, keep=20)
+    threads = [threading.Thread(target=checkpointer.save, args=({"n": n}, n)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    states = sorted(checkpointer.load(p).state["n"] for p in checkpointer.paths())
+    assert states == list(range(8))
+
+
+def test_arguments_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="keep"):
+        Checkpointer(tmp_path, keep=0)
+    checkpointer = Checkpointer(tmp_path)
+    with pytest.raises(ValueError, match="journal_seq"):
+        checkpointer.save({}, journal_seq=-1)
+    with pytest.raises(ValueError, match="now"):
+        checkpointer.save({}, journal_seq=1, now=datetime(2026, 3, 4))
+    assert checkpointer.paths() == []

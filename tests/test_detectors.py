@@ -1,0 +1,217 @@
+"""Detectors: the contract every detector meets, and the behaviour DESIGN §4 asks for."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from river import base
+from scipy.stats import nbinom
+
+from detectors.crisis import CRISIS, WARNING, CrisisDetector
+from detectors.negbin import band, lower_surprise, upper_surprise
+from detectors.seasonal import SeasonalBaseline
+from detectors.surge import SurgeDetector
+
+MINUTE = 60.0
+DAY = 86_400.0
+
+
+def _surge() -> SurgeDetector:
+    return SurgeDetector(bucket_seconds=60, signal="mentions", warmup=3600)
+
+
+def _crisis() -> CrisisDetector:
+    return CrisisDetector(bucket_seconds=60, warmup=3600)
+
+
+DETECTORS = [_surge, _crisis]
+
+
+def _calm_series(n: int, rate: float = 10.0, seed: int = 1) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        hour = (i % 1440) / 60
+        lam = rate * (0.4 + 0.6 * np.sin(np.pi * hour / 24) ** 2) * rng.gamma(20, 1 / 20)
+        m = float(rng.poisson(lam))
+        out.append({"t": i * MINUTE, "mentions": m, "negative": float(rng.binomial(int(m), 0.2))})
+    return out
+
+
+@pytest.mark.parametrize("make", DETECTORS)
+def test_contract_river_detector(make: Any) -> None:
+    det = make()
+    assert isinstance(det, base.AnomalyDetector)
+    series = _calm_series(3 * 60)
+    for x in series[:30]:
+        assert det.score_one(x) == 0.0  # warm-up: scores 0 while learning
+        assert det.learn_one(x) is None
+    assert det.learning
+    for x in series[30:]:
+        s = det.score_one(x)
+        assert 0.0 <= s <= 1.0
+        det.learn_one(x)
+    assert not det.learning
+
+
+@pytest.mark.parametrize("make", DETECTORS)
+def test_contract_score_does_not_mutate(make: Any) -> None:
+    det = make()
+    for x in _calm_series(2 * 60):
+        det.learn_one(x)
+    before = pickle.dumps(det)
+    probe = {"t": 121 * MINUTE, "mentions": 500.0, "negative": 400.0}
+    first = det.score_one(probe)
+    assert det.score_one(probe) == first
+    assert pickle.dumps(det) == before
+
+
+@pytest.mark.parametrize("make", DETECTORS)
+def test_contract_pickle_roundtrip_continues_identically(make: Any) -> None:
+    det = make()
+    series = _calm_series(4 * 60)
+    for x in series[:200]:
+        det.learn_one(x)
+    copy = pickle.loads(pickle.dumps(det))
+    for x in series[200:]:
+        assert det.score_one(x) == copy.score_one(x)
+        det.learn_one(x)
+        copy.learn_one(x)
+
+
+@pytest.mark.parametrize("make", DETECTORS)
+def test_contract_bounded_memory(make: Any) -> None:
+    det = make()
+    series = _calm_series(3 * 1440)
+    for x in series[:1440]:
+        det.learn_one(x)
+    size_day1 = len(pickle.dumps(det))
+    for x in series[1440:]:
+        det.learn_one(x)
+    assert len(pickle.dumps(det)) <= size_day1 + 2048
+    assert size_day1 < 50_000
+
+
+@pytest.mark.parametrize("make", DETECTORS)
+def test_contract_constructor_validates(make: Any) -> None:
+    cls = type(make())
+    with pytest.raises(ValueError, match=r"warmup|surprise|ratio"):
+        cls(warmup=-1) if cls is SurgeDetector else cls(watch_ratio=3.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mean=st.floats(0.5, 500),
+    dispersion=st.floats(0.005, 1.0),
+    k=st.integers(0, 2000),
+)
+def test_negbin_tails_match_scipy(mean: float, dispersion: float, k: int) -> None:
+    size = 1 / dispersion
+    p = size / (size + mean)
+    if k > mean:
+        expected = -np.log10(max(nbinom.sf(k - 1, size, p), 1e-300))
+        assert upper_surprise(float(k), mean, dispersion) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    if k < mean:
+        expected = -np.log10(max(nbinom.cdf(k, size, p), 1e-300))
+        assert lower_surprise(float(k), mean, dispersion) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_negbin_is_less_surprised_than_poisson_by_clustered_counts() -> None:
+    assert upper_surprise(40.0, 20.0, 0.2) < upper_surprise(40.0, 20.0, 0.002)
+    lo, hi = band(100.0, 0.05)
+    assert lo < 100.0 < hi
+
+
+def test_seasonal_baseline_learns_daily_rhythm() -> None:
+    b = SeasonalBaseline(bucket_seconds=60)
+    for i in range(4 * 1440):
+        hour = (i % 1440) / 60
+        b.learn(i * MINUTE, 2.0 if hour < 8 else 20.0)
+    night = b.expected(4 * DAY + 3 * 3600)
+    day = b.expected(4 * DAY + 14 * 3600)
+    assert night == pytest.approx(2.0, rel=0.15)
+    assert day == pytest.approx(20.0, rel=0.15)
+
+
+def test_seasonal_baseline_weekly_spike_is_normal_after_two_weeks() -> None:
+    b = SeasonalBaseline(bucket_seconds=60)
+    monday = 4 * DAY  # 1970-01-05 was a Monday
+    spike_at = monday + DAY + 10 * 3600  # Tuesdays 10:00-10:30
+    for i in range(4 * 7 * 1440):
+        t = monday + i * MINUTE
+        in_spike = (t - spike_at) % (7 * DAY) < 1800
+        if i >= 3 * 7 * 1440 and in_spike:
+            break
+        b.learn(t, 50.0 if in_spike else 5.0)
+    t = spike_at + 3 * 7 * DAY + 600
+    assert b.expected(t) > 30.0
+    assert b.expected(t + 7200) < 8.0
+
+
+def test_surge_detects_spike_and_grades_by_magnitude() -> None:
+    det = SurgeDetector(bucket_seconds=60, signal="mentions", warmup=DAY)
+    series = _calm_series(2 * 1440)
+    for x in series:
+        det.learn_one(x)
+    t = 2 * 1440 * MINUTE
+    small = det.read({"t": t, "mentions": det.baseline.expected(t) * 3 + 20})
+    big = det.read({"t": t, "mentions": det.baseline.expected(t) * 10 + 20})
+    assert small.triggered and big.triggered
+    assert big.ratio > small.ratio
+
+
+def test_crisis_not_learned_as_normal() -> None:
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    for x in _calm_series(2 * 1440):
+        det.update(x)
+    t0 = 2 * 1440 * MINUTE
+    levels = []
+    for i in range(180):  # three hours of a sustained crisis
+        a = det.update({"t": t0 + i * MINUTE, "mentions": 60.0, "negative": 45.0})
+        levels.append(a.severity)
+    assert levels[5] >= WARNING
+    assert levels[-1] == CRISIS  # still a crisis after three hours: not the new normal
+
+
+def test_positive_buzz_is_not_a_crisis() -> None:
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    for x in _calm_series(2 * 1440):
+        det.update(x)
+    t0 = 2 * 1440 * MINUTE
+    assessments = [det.update({"t": t0 + i * MINUTE, "mentions": 60.0, "negative": 2.0}) for i in range(60)]
+    assert max(a.severity for a in assessments) == 0
+    assert any(a.buzz for a in assessments)
+
+
+def test_low_volume_noise_never_alarms() -> None:
+    """0 -> 3 mentions is not a crisis: the minimum excess holds it back."""
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY, min_excess=5)
+    rng = random.Random(3)
+    for i in range(2 * 1440):
+        m = 1.0 if rng.random() < 0.05 else 0.0
+        det.update({"t": i * MINUTE, "mentions": m, "negative": 0.0})
+    a = det.update({"t": 2 * 1440 * MINUTE, "mentions": 3.0, "negative": 3.0})
+    assert a.severity == 0
+
+
+def test_silent_source_is_missing_not_calm() -> None:
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY, silent_after=1800)
+    series = _calm_series(3 * 1440, rate=20)
+    for x in series[: 2 * 1440]:
+        det.update(x)
+    t0 = 2 * 1440 * MINUTE
+    out = [det.update({"t": t0 + i * MINUTE, "mentions": 0.0, "negative": 0.0}) for i in range(120)]
+    assert out[10].silent is False
+    assert out[-1].silent and out[-1].kind == "silent"
+    expected_before = det.volume.baseline.expected(t0 + 120 * MINUTE)
+    # data comes back: no alarm, and the outage did not drag the baseline down
+    back = [det.update(x) for x in series[2 * 1440 + 120 : 2 * 1440 + 180]]
+    assert not back[-1].silent
+    assert max(a.severity for a in back) == 0
+    assert det.volume.baseline.expected(t0 + 120 * MINUTE) == pytest.approx(expected_before, rel=0.2)
