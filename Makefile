@@ -30,7 +30,6 @@ pytest: $(BIN)/radar
 
 bench: $(BIN)/radar
 	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/scenarios.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -27,7 +27,7 @@ Time is the observations' event time, so replays and live runs behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,13 +40,21 @@ EVENT_TYPES = ("opened", "escalated", "deescalated", "resolved")
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """The candidate level of one stream and kind at the end of a bucket, and why."""
+    """The candidate level of one stream and kind at the end of a bucket, and why.
+
+    ``why`` may be a function returning the mapping: it is called only when a level change needs it
+    (explaining every bucket of a long incident would cost more than detecting it).
+    """
 
     stream: str
     kind: str
     at: datetime
     level: Level
-    why: Mapping[str, Any] = field(default_factory=dict)
+    why: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
+
+    def explain(self) -> dict[str, Any]:
+        """The why, as a new dict."""
+        return dict(self.why() if callable(self.why) else self.why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,6 @@ class EscalationPolicy:
         """Apply one observation; returns the incident events it causes (usually none)."""
         key = (obs.stream, obs.kind)
         track = self._tracks.get(key)
-        why = dict(obs.why)
         if track is None:
             if obs.level <= Level.CALM:
                 return []
@@ -125,7 +132,7 @@ class EscalationPolicy:
                 level=Level.CALM,
                 last_abnormal_at=obs.at,
             )
-            change = incident.change(obs.at, obs.level, why)
+            change = incident.change(obs.at, obs.level, obs.explain())
             self._tracks[key] = _Track(incident)
             return [IncidentEvent("opened", incident, change, Level.CALM)]
         incident = track.incident
@@ -134,7 +141,11 @@ class EscalationPolicy:
         if obs.level > incident.level:
             track.below_since, track.hold_max = None, Level.CALM
             previous = incident.level
-            return [IncidentEvent("escalated", incident, incident.change(obs.at, obs.level, why), previous)]
+            return [
+                IncidentEvent(
+                    "escalated", incident, incident.change(obs.at, obs.level, obs.explain()), previous
+                )
+            ]
         if obs.level == incident.level:
             track.below_since, track.hold_max = None, Level.CALM
             return []
@@ -156,6 +167,6 @@ class EscalationPolicy:
             track.below_since, track.hold_max = None, Level.CALM
             if target < incident.level:
                 previous = incident.level
-                change = incident.change(obs.at, target, why or incident.why)
+                change = incident.change(obs.at, target, obs.explain() or incident.why)
                 return [IncidentEvent("deescalated", incident, change, previous)]
         return []

@@ -14,11 +14,15 @@ for people. Used by the ingest API (JSON array or NDJSON bodies) and the file so
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from radar.mention import Mention, MentionError, parse_mention
+from radar.mention import Mention, MentionError, parse_mention, parse_mention_json
+
+#: A JSON escape of a UTF-16 surrogate (valid JSON, but a lone one is not text).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +50,17 @@ class BatchTooLarge(ValueError):
     """A batch with more records than allowed (HTTP 413)."""
 
 
-def parse_record(raw: Any, index: int, now: datetime | None) -> Mention | Rejection:
-    """Validate one decoded record; a :class:`Rejection` instead of raising."""
+def parse_record(
+    raw: Any, index: int, now: datetime | None, *, check_text: bool = True
+) -> Mention | Rejection:
+    """Validate one decoded record; a :class:`Rejection` instead of raising.
+
+    ``check_text=False`` skips the scan for lone surrogates (text that cannot be UTF-8), for
+    callers that know the record's source text holds none.
+    """
     try:
-        if _has_surrogates(raw):
-            return Rejection(index, "invalid_utf8", "record: not valid UTF-8")
+        if check_text and _has_surrogates(raw):
+            return Rejection(index, "invalid_utf8", "record: not valid UTF-8 (lone surrogate)")
         return parse_mention(raw, now)
     except MentionError as exc:
         return Rejection(index, exc.reason, str(exc))
@@ -58,6 +68,10 @@ def parse_record(raw: Any, index: int, now: datetime | None) -> Mention | Reject
 
 def parse_line(line: bytes | str, index: int, now: datetime | None) -> Mention | Rejection:
     """Decode and validate one JSON line (JSONL files, NDJSON bodies)."""
+    fast = parse_mention_json(line, now)  # one pass in pydantic-core: the common case, 4x faster
+    if fast is not None:
+        return fast
+    # the slow path names the problem: bytes, JSON syntax, then fields
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
@@ -69,7 +83,8 @@ def parse_line(line: bytes | str, index: int, now: datetime | None) -> Mention |
         return Rejection(index, "malformed_json", f"record: malformed JSON: {exc.msg} at column {exc.colno}")
     except RecursionError:
         return Rejection(index, "malformed_json", "record: malformed JSON: nested too deeply")
-    return parse_record(raw, index, now)
+    # strictly decoded UTF-8 holds no surrogates; only a JSON escape like \\ud800 can make one
+    return parse_record(raw, index, now, check_text=_SURROGATE_ESCAPE.search(line) is not None)
 
 
 def decode_body(
@@ -106,12 +121,21 @@ def _decode_document(body: bytes, now: datetime | None, max_records: int) -> Bat
     except RecursionError:
         raise ValueError("body: malformed JSON: nested too deeply") from None
     records = doc if isinstance(doc, list) else [doc]
+    check = _SURROGATE_ESCAPE.search(text) is not None or not _is_utf8(text)
     if len(records) > max_records:
         raise BatchTooLarge(f"{len(records)} records in one batch; the limit is {max_records}")
     result = BatchResult()
     for i, raw in enumerate(records):
-        _put(result, parse_record(raw, i, now))
+        _put(result, parse_record(raw, i, now, check_text=check))
     return result
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _put(result: BatchResult, record: Mention | Rejection) -> None:

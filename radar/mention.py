@@ -215,6 +215,18 @@ def parse_mention(raw: Any, now: datetime | None) -> Mention:
         raise MentionError(reason, f"{field}: {message}", field) from None
 
 
+def parse_mention_json(data: bytes | str, now: datetime | None) -> Mention | None:
+    """Parse and validate one JSON text as a mention in one pass; ``None`` if it is not a valid one.
+
+    The fast path for files and ingest bodies: on ``None``, decode the text and call
+    :func:`parse_mention` to learn what is wrong with it.
+    """
+    try:
+        return Mention.model_validate_json(data, context={"now": now})
+    except ValidationError:
+        return None
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"

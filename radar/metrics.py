@@ -10,9 +10,30 @@ Level gauge mapping: ``radar_stream_level`` is 0 calm, 1 watch, 2 warning, 3 cri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LEVEL_VALUES = {"calm": 0, "watch": 1, "warning": 2, "crisis": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMetrics:
+    """The series of one stream, with their labels bound."""
+
+    mentions: Counter
+    negative: Counter
+    bucket_mentions: Gauge
+    expected: Gauge
+    expected_lower: Gauge
+    expected_upper: Gauge
+    negative_share: Gauge
+    negative_share_baseline: Gauge
+    score: Gauge
+    surprise_mentions: Gauge
+    surprise_negative: Gauge
+    learning: Gauge
+    silent: Gauge
 
 
 class RadarMetrics:
@@ -140,6 +161,24 @@ class RadarMetrics:
             "Notification attempts by notifier and outcome.",
             ["notifier", "outcome"],
             registry=r,
+        )
+
+    def for_stream(self, stream: str) -> StreamMetrics:
+        """The per-stream series of ``stream``, bound once (``labels()`` is slow on hot paths)."""
+        return StreamMetrics(
+            mentions=self.mentions.labels(stream),
+            negative=self.negative.labels(stream),
+            bucket_mentions=self.bucket_mentions.labels(stream),
+            expected=self.expected.labels(stream),
+            expected_lower=self.expected_lower.labels(stream),
+            expected_upper=self.expected_upper.labels(stream),
+            negative_share=self.negative_share.labels(stream),
+            negative_share_baseline=self.negative_share_baseline.labels(stream),
+            score=self.score.labels(stream, "crisis"),
+            surprise_mentions=self.surprise.labels(stream, "mentions"),
+            surprise_negative=self.surprise.labels(stream, "negative"),
+            learning=self.learning.labels(stream),
+            silent=self.silent.labels(stream),
         )
 
     def exposition(self) -> bytes:

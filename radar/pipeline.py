@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from alerts.escalation import EscalationPolicy, IncidentEvent, Observation
@@ -27,7 +28,7 @@ from radar.config import RadarConfig
 from radar.dedup import Deduplicator
 from radar.matcher import Matcher, StreamRegistry
 from radar.mention import Mention
-from radar.metrics import RadarMetrics
+from radar.metrics import RadarMetrics, StreamMetrics
 from radar.sentiment import SentimentScorer, classify
 from radar.terms import TermBaseline, tokenize
 from radar.windows import Bucket, Post, Windower
@@ -99,15 +100,19 @@ class Pipeline:
         self.streams: dict[str, StreamState] = {}
         self.history: deque[Incident] = deque(maxlen=HISTORY)
         self.max_event_t = -math.inf
+        self._stream_metrics: dict[str, StreamMetrics] = {}  # bound metric children, per stream
+        self._ingested: dict[str, Any] = {}  # bound ingest counters, per source
 
     # -- pickling (checkpoints): the injected collaborators are not part of the state ------------
-    _TRANSIENT = ("config", "scorer", "metrics", "sink", "matcher")
+    _TRANSIENT = ("config", "scorer", "metrics", "sink", "matcher", "_stream_metrics", "_ingested")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._stream_metrics = {}
+        self._ingested = {}
 
     def attach(
         self,
@@ -119,6 +124,7 @@ class Pipeline:
         """Re-attach the collaborators after unpickling a checkpoint."""
         self.config, self.scorer, self.sink = config, scorer, sink
         self.metrics = metrics or RadarMetrics()
+        self._stream_metrics, self._ingested = {}, {}
         self.matcher = Matcher(config)
         self.registry.update(config.streams, config.radar.max_streams, config.radar.auto_streams)
         return self
@@ -189,7 +195,11 @@ class Pipeline:
                 placed = True
             else:
                 self.metrics.late.labels(name).inc()
-        self.metrics.ingested.labels(source or mention.source or "unknown").inc()
+        label = source or mention.source or "unknown"
+        counter = self._ingested.get(label)
+        if counter is None:
+            counter = self._ingested[label] = self.metrics.ingested.labels(label)
+        counter.inc()
         return "accepted" if placed else "late"
 
     def advance(self, watermark: float | None = None) -> list[IncidentEvent]:
@@ -266,7 +276,7 @@ class Pipeline:
         for kind, level in candidates.items():
             if level == Level.CALM and self.policy.incident(state.name, kind) is None:
                 continue
-            why = self._why(state, a, kind, bucket.end) if level > Level.CALM else {}
+            why: Any = partial(self._why, state, a, kind, bucket.end) if level > Level.CALM else {}
             for event in self.policy.observe(Observation(state.name, kind, at, level, why)):
                 events.append(event)
                 self._count(event)
@@ -291,20 +301,22 @@ class Pipeline:
         m.open_incidents.labels(incident.stream, incident.kind).set(open_now)
 
     def _record(self, state: StreamState, bucket: Bucket, a: Assessment) -> None:
-        m, name = self.metrics, state.name
-        m.mentions.labels(name).inc(bucket.mentions)
-        m.negative.labels(name).inc(bucket.negative)
-        m.bucket_mentions.labels(name).set(bucket.mentions)
-        m.expected.labels(name).set(a.volume.expected)
-        m.expected_lower.labels(name).set(a.volume.lower)
-        m.expected_upper.labels(name).set(a.volume.upper)
-        m.negative_share.labels(name).set(bucket.negative / bucket.mentions if bucket.mentions else 0.0)
-        m.negative_share_baseline.labels(name).set(a.share_baseline)
-        m.score.labels(name, "crisis").set(a.score)
-        m.surprise.labels(name, "mentions").set(a.volume.surprise)
-        m.surprise.labels(name, "negative").set(a.negative.surprise)
-        m.learning.labels(name).set(1 if a.learning else 0)
-        m.silent.labels(name).set(1 if a.silent else 0)
+        m = self._stream_metrics.get(state.name)
+        if m is None:
+            m = self._stream_metrics[state.name] = self.metrics.for_stream(state.name)
+        m.mentions.inc(bucket.mentions)
+        m.negative.inc(bucket.negative)
+        m.bucket_mentions.set(bucket.mentions)
+        m.expected.set(a.volume.expected)
+        m.expected_lower.set(a.volume.lower)
+        m.expected_upper.set(a.volume.upper)
+        m.negative_share.set(bucket.negative / bucket.mentions if bucket.mentions else 0.0)
+        m.negative_share_baseline.set(a.share_baseline)
+        m.score.set(a.score)
+        m.surprise_mentions.set(a.volume.surprise)
+        m.surprise_negative.set(a.negative.surprise)
+        m.learning.set(1 if a.learning else 0)
+        m.silent.set(1 if a.silent else 0)
 
     def _why(self, state: StreamState, a: Assessment, kind: str, end: float) -> dict[str, Any]:
         """Why the stream looks the way it does: the figures people need to judge an alert."""

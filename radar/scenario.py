@@ -805,20 +805,25 @@ def _describe(event: ScenarioEvent, display: str) -> str:
     return f"blip on {display}: {p['peak']:.1f}x for {event.minutes:.0f} min, nothing to alert on"
 
 
-def default_scenario(seed: int = 7, days: int = 21, start: datetime | None = None) -> Scenario:
+def default_scenario(
+    seed: int = 7, days: int = 21, start: datetime | None = None, volume: float = 1.0
+) -> Scenario:
     """Four brands over ``days`` (>= 7) days with every kind of event, for tests and benchmarks.
 
     No event in the first 3 days (the detectors learn), crises in the second half, a weekly
     newsletter spike at the same weekday and time every week, a 2-3 hour collector outage.
+    ``volume`` multiplies every stream's everyday rate (10: brands ten times as talked about).
     """
     if days < 7:
         raise ValueError(f"days: {days} must be >= 7 (3 days of learning, then events)")
+    if not 0 < volume <= 100:
+        raise ValueError(f"volume: {volume} must be in (0, 100]")
     start = DEFAULT_START if start is None else start
     streams = [
-        StreamProfile("acme", "Acme Air", 5.5, 0.22, 0.28),
-        StreamProfile("nimbus", "Nimbus Mobile", 2.0, 0.25, 0.25),
-        StreamProfile("fernwood", "Fernwood Foods", 1.4, 0.16, 0.34),
-        StreamProfile("kestrel", "Kestrel Bikes", 0.4, 0.2, 0.32),
+        StreamProfile("acme", "Acme Air", 5.5 * volume, 0.22, 0.28),
+        StreamProfile("nimbus", "Nimbus Mobile", 2.0 * volume, 0.25, 0.25),
+        StreamProfile("fernwood", "Fernwood Foods", 1.4 * volume, 0.16, 0.34),
+        StreamProfile("kestrel", "Kestrel Bikes", 0.4 * volume, 0.2, 0.32),
     ]
     rng = np.random.default_rng([seed, 0xDEF])
     plan = _Planner(rng, start.astimezone(UTC), days)

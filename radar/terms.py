@@ -19,7 +19,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_TOKEN = re.compile(r"https?://\S+|[@#]?[^\W\d_][\w'’-]*", re.UNICODE)
+#: Links, handles (whole, so no fragment of one leaks out) or words; only words fill the group.
+_TOKEN = re.compile(r"https?://\S+|@[\w'’-]*|#?([^\W\d_][\w'’-]*)")
 STOP_WORDS = frozenset(
     """
     a about above after again against all am an and any are aren't as at be because been before
@@ -40,15 +41,11 @@ STOP_WORDS = frozenset(
 def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
     """Lower-case content terms of ``text`` (hashtags kept without ``#``), minus ``ignore``."""
     terms = []
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        first = token[0]
-        if first == "@" or token.startswith(("http://", "https://")):
-            continue
-        term = (token[1:] if first == "#" else token).lower().strip("'’-")
-        if len(term) < 3 or term in STOP_WORDS or term in ignore:
-            continue
-        terms.append(term)
+    for word in _TOKEN.findall(text.lower()):  # links and handles match with an empty group
+        if word:
+            word = word.strip("'’-")
+            if len(word) > 2 and word not in STOP_WORDS and word not in ignore:
+                terms.append(word)
     return terms
 
 

@@ -29,9 +29,9 @@ TOP_POSTS = 3
 TOP_TERMS = 25
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Post:
-    """A reference to an amplified post (for the why of an alert)."""
+    """A reference to an amplified post (for the why of an alert); ordered by amplification."""
 
     amplification: float
     id: str
@@ -40,6 +40,9 @@ class Post:
     followers: int
     reshares: int
     text: str
+
+    def __lt__(self, other: Post) -> bool:
+        return self.amplification < other.amplification
 
     def to_json(self) -> dict[str, Any]:
         """The post as shown in alerts."""
