@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from radar.batch import BatchTooLarge, decode_body
+from radar.journal import JournalError
 from radar.mention import Mention
 from radar.service import RadarService
 
@@ -86,7 +87,15 @@ def create_app(service: RadarService, token: str | None = None) -> FastAPI:
         except ValueError as exc:
             service.metrics.rejected.labels("invalid_body").inc()
             return JSONResponse({"error": str(exc)}, status_code=400)
-        report = await run_in_threadpool(service.submit, batch, "api")
+        try:
+            report = await run_in_threadpool(service.submit, batch, "api")
+        except JournalError as exc:  # not on disk, so not accepted: the client must retry
+            service.metrics.rejected.labels("journal_unavailable").inc()
+            return JSONResponse(
+                {"error": f"journal unavailable, nothing was accepted; retry later ({exc})"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
         return JSONResponse(report.to_json())
 
     @app.get("/metrics", summary="Prometheus metrics")

@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -173,6 +174,16 @@ def _warmup(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGINT asked the service to stop."""
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # a second signal ends the process at once
+    raise _Stopped(signal.Signals(signum).name)
+
+
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -180,16 +191,26 @@ def _run(args: argparse.Namespace) -> int:
     from radar.service import RadarService
 
     config = load_config(args.config)
-    service = RadarService(config, state_dir=args.state_dir)
-    service.start()
-    app = create_app(service)
-    host = args.host or config.http.host
-    port = args.port or config.http.port
-    logging.getLogger(__name__).info("radar listening on http://%s:%d", host, port)
+    log = logging.getLogger(__name__)
+    # uvicorn re-raises the signal that stopped it once it has drained requests: ours turns that
+    # (or a signal during start-up) into a clean stop with a final checkpoint and exit status 0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_on_signal)
+    service = None
     try:
+        service = RadarService(config, state_dir=args.state_dir)
+        service.start()
+        app = create_app(service)
+        host = args.host or config.http.host
+        port = args.port or config.http.port
+        log.info("radar listening on http://%s:%d", host, port)
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+    except _Stopped as stopped:
+        log.info("%s: stopping", stopped)
     finally:
-        service.stop()  # SIGTERM/SIGINT end uvicorn; the final checkpoint is written here
+        if service is not None:
+            service.stop()
+            log.info("checkpoint written at journal seq %d; stopped", service.journal.last_seq)
     return 0
 
 

@@ -77,6 +77,10 @@ class RadarService:
         Wall clock (injected for tests).
     live
         Close idle streams' buckets on the wall clock (off for replays of old data).
+    fsync
+        Flush each journaled batch to the disk before acknowledging it (on in production).
+    journal_segment_bytes
+        Size at which the journal starts a new segment file (segments are deleted whole).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class RadarService:
         clock: Clock | None = None,
         live: bool = True,
         fsync: bool = True,
+        journal_segment_bytes: int = 64 * 2**20,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -98,12 +103,14 @@ class RadarService:
         self.notify = FanOut(list(notifiers) if notifiers is not None else [ConsoleNotifier()])
         root = Path(state_dir if state_dir is not None else config.radar.state_dir)
         self.state_dir = root
-        self.journal = Journal(root / "journal", fsync=fsync)
+        self.journal = Journal(root / "journal", segment_bytes=journal_segment_bytes, fsync=fsync)
         self.checkpointer = Checkpointer(root / "checkpoints")
         self._lock = threading.RLock()
         self._scheduler: BackgroundScheduler | None = None
         self._checkpoint_seq = 0
         self._checkpoint_at: float | None = None
+        #: (newest event time, wall time it arrived): where the idle event clock runs from
+        self._anchor: tuple[float, float] | None = None
         self.restored_from: int | None = None
         self.replayed = 0
         self.pipeline = self._restore()
@@ -142,25 +149,50 @@ class RadarService:
             self.metrics.rejected.labels(r.reason).inc()
         if not mentions:
             return report
+        # mentions keep the order of their records: their indexes are the ones not rejected
+        skipped = {r.index for r in rejected}
+        indexes = [i for i in range(len(mentions) + len(rejected)) if i not in skipped]
         with self._lock:
-            seq = self.journal.append(mentions)
+            seq = self.journal.append(mentions)  # JournalError: nothing fed, nothing acknowledged
             self.metrics.journal_seq.set(seq)
-            for mention in mentions:
-                report.outcomes[self.pipeline.ingest(mention, source=source)] += 1
+            newest = self.pipeline.max_event_t
+            for index, mention in zip(indexes, mentions, strict=True):
+                outcome = self.pipeline.ingest(mention, source=source)
+                report.outcomes[outcome] += 1
+                if outcome == "stream_limit":
+                    report.rejected.append(
+                        Rejection(
+                            index,
+                            "stream_limit",
+                            f"stream: its streams are new and the radar already has max_streams="
+                            f"{self.config.radar.max_streams}; configure the stream or raise the limit",
+                        )
+                    )
+            if self.pipeline.max_event_t > newest:
+                self._anchor = (self.pipeline.max_event_t, self.clock.now().timestamp())
             self.pipeline.advance()
-        report.accepted = len(mentions)
+        report.accepted = len(mentions) - report.outcomes["stream_limit"]
+        report.rejected.sort(key=lambda r: r.index)
         return report
 
     # -- periodic work -------------------------------------------------------------------------
     def tick(self) -> None:
-        """Close due buckets; in live mode also those of idle streams, on the wall clock."""
+        """Close due buckets; in live mode also those of idle streams, on the wall clock.
+
+        When no newer mention arrives, event time keeps running at wall-clock speed from the
+        newest event seen: live streams that fall silent still get their (zero) buckets closed,
+        and a file replayed into a running radar (event time far behind the wall clock) is not
+        cut off as late.
+        """
         with self._lock:
             watermark = self.pipeline.max_event_t - self.pipeline.lateness
-            if self.live:
+            if self.live and self.pipeline.max_event_t > 0:
                 now = self.clock.now().timestamp()
-                watermark = max(watermark, now - self.pipeline.lateness)
-                if self.pipeline.max_event_t > 0:
-                    self.metrics.lag.set(max(0.0, now - self.pipeline.max_event_t))
+                newest, seen_at = self._anchor or (self.pipeline.max_event_t, now)
+                self._anchor = (newest, seen_at)
+                event_now = min(now, newest + max(0.0, now - seen_at))
+                watermark = max(watermark, event_now - self.pipeline.lateness)
+                self.metrics.lag.set(max(0.0, now - self.pipeline.max_event_t))
             self.pipeline.advance(watermark)
             if self._checkpoint_at is not None:
                 self.metrics.checkpoint_age.set(self.clock.now().timestamp() - self._checkpoint_at)
@@ -169,12 +201,15 @@ class RadarService:
         """Write a checkpoint of the pipeline and drop journal segments it covers."""
         with self._lock:
             seq = self.journal.last_seq
-            path = self.checkpointer.save(self.pipeline, seq)
+            now = self.clock.now()
+            path = self.checkpointer.save(self.pipeline, seq, now=now)
             self._checkpoint_seq = seq
-        self._checkpoint_at = self.clock.now().timestamp()
+        self._checkpoint_at = now.timestamp()
         self.metrics.checkpoint_time.set(self._checkpoint_at)
         self.metrics.checkpoint_age.set(0)
-        self.journal.truncate_before(seq)
+        # keep what the oldest kept checkpoint still needs: a damaged newest one falls back losslessly
+        oldest = self.checkpointer.oldest_journal_seq()
+        self.journal.truncate_before(oldest if oldest is not None else seq)
         return path
 
     def start(self) -> None:
