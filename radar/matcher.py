@@ -49,7 +49,8 @@ class Matcher:
     """Assigns streams to mentions by the configured rules (see the module doc)."""
 
     def __init__(self, config: RadarConfig) -> None:
-        self._by_first: dict[str, list[_Rule]] = {}
+        # every token that can start a match -> (rule, whether it is the rule's word behind a # or @)
+        self._by_key: dict[str, list[tuple[_Rule, bool]]] = {}
         self._own: dict[str, list[str]] = {}
         for name, stream in config.streams.items():
             self._own[name] = sorted({w for p in _phrases(stream) for w in _word_tokens(p)})
@@ -57,41 +58,58 @@ class Matcher:
                 self._add(name, phrase, exclude=False)
             for phrase in stream.exclude:
                 self._add(name, phrase, exclude=True)
+        self._keys = frozenset(self._by_key)
 
     def _add(self, stream: str, phrase: str, exclude: bool) -> None:
         tokens = tuple(_tokens(phrase)) if phrase[0] not in "@#" else (phrase,)
-        if tokens:
-            self._by_first.setdefault(tokens[0], []).append(_Rule(stream, tokens, exclude))
+        if not tokens:
+            return
+        rule = _Rule(stream, tokens, exclude)
+        first = tokens[0]
+        self._by_key.setdefault(first, []).append((rule, False))
+        if first[0] not in "@#":  # keywords also match inside hashtags and handles ("acme" in "#acme")
+            for prefix in "#@":
+                self._by_key.setdefault(prefix + first, []).append((rule, True))
 
     def assign(self, mention: Mention) -> tuple[str, ...]:
         """The streams of ``mention``: its own ``stream`` field if any, else the matching rules."""
         if mention.streams:
             return mention.streams
-        if not self._by_first:
+        if not self._keys:
             return ()
         return self.match(mention.text)
 
     def match(self, text: str) -> tuple[str, ...]:
         """Streams whose rules match ``text`` and whose exclusions do not."""
         raw = _tokens(text)
-        # Keywords also match inside hashtags and handles ("acme" in "#acme"): a bare copy.
-        bare = [t[1:] if t[0] in "@#" else t for t in raw]
+        found = self._keys.intersection(raw)  # the common case (no rule starts here) stays in C
+        if not found:
+            return ()
         hits: dict[str, bool] = {}
-        for seq in (raw, bare) if raw != bare else (raw,):
-            n = len(seq)
-            for i, token in enumerate(seq):
-                rules = self._by_first.get(token)
-                if not rules:
-                    continue
-                for rule in rules:
-                    k = len(rule.tokens)
-                    if k == 1 or (i + k <= n and tuple(seq[i : i + k]) == rule.tokens):
-                        hits[rule.stream] = hits.get(rule.stream, False) or rule.exclude
+        bare: list[str] | None = None
+        for key in sorted(found):  # sorted: the streams come out in the same order every time
+            for rule, via_prefix in self._by_key[key]:
+                if len(rule.tokens) > 1:
+                    if via_prefix:
+                        if bare is None:
+                            bare = [t[1:] if t[0] in "@#" else t for t in raw]
+                        seq = bare
+                    else:
+                        seq = raw
+                    if not _contains(seq, rule.tokens):
+                        continue
+                hits[rule.stream] = hits.get(rule.stream, False) or rule.exclude
         return tuple(name for name, excluded in hits.items() if not excluded)
 
     def own_terms(self, stream: str) -> list[str]:
         """The words of the stream's own rules (never news in its "surging terms")."""
         return list(self._own.get(stream, ()))
+
+
+def _contains(seq: list[str], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` occurs as consecutive tokens of ``seq``."""
+    k, first = len(phrase), phrase[0]
+    return any(tok == first and tuple(seq[i : i + k]) == phrase for i, tok in enumerate(seq))
 
 
 def _phrases(stream: StreamSettings) -> tuple[str, ...]:

@@ -51,6 +51,8 @@ class StreamState:
     recent: deque[Bucket] = field(default_factory=deque)  # non-empty buckets of the last hours
     last: Assessment | None = None
     ignore_terms: frozenset[str] = frozenset()
+    negative_threshold: float = -0.05  # from the stream's detection settings (cached: hot path)
+    positive_threshold: float = 0.05
 
     @property
     def learning(self) -> bool:
@@ -96,15 +98,25 @@ class Pipeline:
         )
         self.matcher = Matcher(config)
         self.registry = StreamRegistry(config.streams, settings.max_streams, settings.auto_streams)
-        self.dedup = Deduplicator()
+        self.dedup = Deduplicator(settings.dedup_capacity)
         self.streams: dict[str, StreamState] = {}
         self.history: deque[Incident] = deque(maxlen=HISTORY)
         self.max_event_t = -math.inf
         self._stream_metrics: dict[str, StreamMetrics] = {}  # bound metric children, per stream
         self._ingested: dict[str, Any] = {}  # bound ingest counters, per source
+        self._pending: dict[str, int] = {}  # ingested since the last advance, per source
 
     # -- pickling (checkpoints): the injected collaborators are not part of the state ------------
-    _TRANSIENT = ("config", "scorer", "metrics", "sink", "matcher", "_stream_metrics", "_ingested")
+    _TRANSIENT = (
+        "config",
+        "scorer",
+        "metrics",
+        "sink",
+        "matcher",
+        "_stream_metrics",
+        "_ingested",
+        "_pending",
+    )
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
@@ -113,6 +125,7 @@ class Pipeline:
         self.__dict__.update(state)
         self._stream_metrics = {}
         self._ingested = {}
+        self._pending = {}
 
     def attach(
         self,
@@ -127,6 +140,12 @@ class Pipeline:
         self._stream_metrics, self._ingested = {}, {}
         self.matcher = Matcher(config)
         self.registry.update(config.streams, config.radar.max_streams, config.radar.auto_streams)
+        for name, state in self.streams.items():
+            det = config.detection_for(name)
+            state.negative_threshold, state.positive_threshold = (
+                det.negative_threshold,
+                det.positive_threshold,
+            )
         return self
 
     # -- reading -------------------------------------------------------------------------------
@@ -180,14 +199,12 @@ class Pipeline:
             mention.text,
         )
         placed = False
-        words: list[str] | None = None
+        words = tokenize(mention.text)
         for name in admitted:
             state = self.streams.get(name) or self._new_stream(name)
-            det = self.config.detection_for(name)
-            polarity = classify(sentiment, det.negative_threshold, det.positive_threshold)
-            if words is None:
-                words = tokenize(mention.text)
-            terms = [w for w in words if w not in state.ignore_terms]
+            polarity = classify(sentiment, state.negative_threshold, state.positive_threshold)
+            ignore = state.ignore_terms
+            terms = [w for w in words if w not in ignore] if ignore else words
             weight = state.authors.weight(mention.author, t)
             if self.windower.add(
                 name, t=t, polarity=polarity, weight=weight, author=mention.author, terms=terms, post=post
@@ -196,10 +213,7 @@ class Pipeline:
             else:
                 self.metrics.late.labels(name).inc()
         label = source or mention.source or "unknown"
-        counter = self._ingested.get(label)
-        if counter is None:
-            counter = self._ingested[label] = self.metrics.ingested.labels(label)
-        counter.inc()
+        self._pending[label] = self._pending.get(label, 0) + 1  # into the metric at the next advance
         return "accepted" if placed else "late"
 
     def advance(self, watermark: float | None = None) -> list[IncidentEvent]:
@@ -209,6 +223,7 @@ class Pipeline:
         """
         if watermark is None:
             watermark = self.max_event_t - self.lateness
+        self._flush_counts()
         if not math.isfinite(watermark):
             return []
         events: list[IncidentEvent] = []
@@ -231,6 +246,14 @@ class Pipeline:
         return events
 
     # -- internals -----------------------------------------------------------------------------
+    def _flush_counts(self) -> None:
+        for label, n in self._pending.items():
+            counter = self._ingested.get(label)
+            if counter is None:
+                counter = self._ingested[label] = self.metrics.ingested.labels(label)
+            counter.inc(n)
+        self._pending.clear()
+
     def _new_stream(self, name: str) -> StreamState:
         det = self.config.detection_for(name)
         esc = self.config.escalation
@@ -247,7 +270,14 @@ class Pipeline:
         configured = self.config.streams.get(name)
         display = (configured.display_name if configured else "") or name
         ignore = frozenset(self.matcher.own_terms(name))
-        state = StreamState(name, display, detector, ignore_terms=ignore)
+        state = StreamState(
+            name,
+            display,
+            detector,
+            ignore_terms=ignore,
+            negative_threshold=det.negative_threshold,
+            positive_threshold=det.positive_threshold,
+        )
         self.streams[name] = state
         self.metrics.streams.set(len(self.streams))
         return state

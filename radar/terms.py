@@ -40,13 +40,9 @@ STOP_WORDS = frozenset(
 
 def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
     """Lower-case content terms of ``text`` (hashtags kept without ``#``), minus ``ignore``."""
-    terms = []
-    for word in _TOKEN.findall(text.lower()):  # links and handles match with an empty group
-        if word:
-            word = word.strip("'’-")
-            if len(word) > 2 and word not in STOP_WORDS and word not in ignore:
-                terms.append(word)
-    return terms
+    words = _TOKEN.findall(text.lower())  # links and handles match with an empty group
+    terms = [w for word in words if len(w := word.rstrip("'’-")) > 2 and w not in STOP_WORDS]
+    return [w for w in terms if w not in ignore] if ignore else terms
 
 
 class TermBaseline:

@@ -22,16 +22,19 @@ import heapq
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: Most amplified posts kept per bucket, and terms kept per bucket.
 TOP_POSTS = 3
 TOP_TERMS = 25
 
 
-@dataclass(frozen=True, slots=True)
-class Post:
-    """A reference to an amplified post (for the why of an alert); ordered by amplification."""
+class Post(NamedTuple):
+    """A reference to an amplified post (for the why of an alert); ordered by amplification.
+
+    A named tuple: made for every mention, so it must be cheap; ties in amplification are
+    broken by id, which keeps the kept posts deterministic.
+    """
 
     amplification: float
     id: str
@@ -40,9 +43,6 @@ class Post:
     followers: int
     reshares: int
     text: str
-
-    def __lt__(self, other: Post) -> bool:
-        return self.amplification < other.amplification
 
     def to_json(self) -> dict[str, Any]:
         """The post as shown in alerts."""
