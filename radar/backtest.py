@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from radar.config import RadarConfig
 from radar.mention import Mention
 from radar.pipeline import Pipeline
 from radar.progress import Progress
+from radar.scorepool import ScorePool
 from radar.sentiment import SentimentScorer
 
 
@@ -72,22 +73,56 @@ def run_backtest(
     pipeline: Pipeline | None = None,
     progress: Progress | None = None,
     sink: Any = None,
+    workers: int = 0,
+    batch: int = 2000,
 ) -> BacktestResult:
-    """Replay ``records`` (file order = arrival order) and close everything at the end."""
+    """Replay ``records`` (file order = arrival order) and close everything at the end.
+
+    With ``workers`` > 0, texts are scored in that many other processes, ``batch`` records at
+    a time, while the pipeline works (same scores, same result; see :mod:`radar.scorepool`).
+    """
     pipe = pipeline or Pipeline(config, scorer, sink=sink)
     result = BacktestResult(pipe, [])
-    step = pipe.bucket_seconds
-    for record in records:
-        if isinstance(record, Rejection):
-            result.rejected[record.reason] += 1
-            pipe.metrics.rejected.labels(record.reason).inc()
-        else:
-            result.outcomes[pipe.ingest(record)] += 1
-            if pipe.max_event_t - pipe.lateness >= pipe.windower.watermark + step:
-                result.events.extend(pipe.advance())
-        if progress is not None:
-            progress.update()
+    if workers <= 0:
+        for record in records:
+            _take(pipe, result, record, None)
+            if progress is not None:
+                progress.update()
+    else:
+        with ScorePool(scorer, workers) as pool:
+            for chunk, scores in pool.map(_chunks(records, batch), _texts_to_score):
+                it = iter(scores)
+                for record in chunk:
+                    unscored = isinstance(record, Mention) and record.sentiment is None
+                    _take(pipe, result, record, next(it) if unscored else None)
+                if progress is not None:
+                    progress.update(len(chunk))
     result.events.extend(pipe.finish())
     if progress is not None:
         progress.close()
     return result
+
+
+def _take(pipe: Pipeline, result: BacktestResult, record: Mention | Rejection, score: float | None) -> None:
+    if isinstance(record, Rejection):
+        result.rejected[record.reason] += 1
+        pipe.metrics.rejected.labels(record.reason).inc()
+        return
+    result.outcomes[pipe.ingest(record, score=score)] += 1
+    if pipe.max_event_t - pipe.lateness >= pipe.windower.watermark + pipe.bucket_seconds:
+        result.events.extend(pipe.advance())
+
+
+def _chunks(records: Iterable[Mention | Rejection], size: int) -> Iterator[list[Mention | Rejection]]:
+    chunk: list[Mention | Rejection] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _texts_to_score(chunk: list[Mention | Rejection]) -> list[str]:
+    return [r.text for r in chunk if isinstance(r, Mention) and r.sentiment is None]

@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", type=Path, required=True, help="incidents JSON to write")
     bt.add_argument("--config", type=Path, help="TOML configuration file")
     bt.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    bt.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes scoring sentiment beside the pipeline (default: CPUs - 1, at most 4; 0: none)",
+    )
     bt.set_defaults(func=_backtest)
 
     wu = sub.add_parser("warmup", help="pre-train streams from a history export")
@@ -78,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     wu.add_argument("--config", type=Path, help="TOML configuration file")
     wu.add_argument("--state-dir", type=Path, help="where to write the checkpoint (default from config)")
     wu.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    wu.add_argument("--workers", type=int, default=None, help="as for backtest")
     wu.set_defaults(func=_warmup)
 
     demo = sub.add_parser("demo", help="replay a generated scenario through the real pipeline")
@@ -121,6 +128,14 @@ def _records(path: str, preset: str | None):  # type: ignore[no-untyped-def]
     return read_mentions(path, preset=preset) if preset else read_mentions(path)
 
 
+def _workers(requested: int | None) -> int:
+    from radar.scorepool import default_workers
+
+    if requested is not None and requested < 0:
+        raise ConfigError(f"--workers: {requested} must be >= 0")
+    return default_workers() if requested is None else requested
+
+
 def _count_lines(path: str) -> int | None:
     if path == "-" or not path.endswith((".jsonl", ".ndjson")):
         return None
@@ -136,7 +151,13 @@ def _backtest(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     progress = Progress(_count_lines(args.file), label="backtest")
     started = time.perf_counter()
-    result = run_backtest(_records(args.file, args.csv_preset), config, VaderScorer(), progress=progress)
+    result = run_backtest(
+        _records(args.file, args.csv_preset),
+        config,
+        VaderScorer(),
+        progress=progress,
+        workers=_workers(args.workers),
+    )
     result.write(args.out)
     elapsed = time.perf_counter() - started
     doc = result.to_json()
@@ -159,7 +180,11 @@ def _warmup(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     state_dir = Path(args.state_dir or config.radar.state_dir)
     result = run_backtest(
-        _records(args.file, args.csv_preset), config, VaderScorer(), progress=Progress(label="warmup")
+        _records(args.file, args.csv_preset),
+        config,
+        VaderScorer(),
+        progress=Progress(label="warmup"),
+        workers=_workers(args.workers),
     )
     pipeline = result.pipeline
     pipeline.clear_incidents()

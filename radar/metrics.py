@@ -10,30 +10,147 @@ Level gauge mapping: ``radar_stream_level`` is 0 calm, 1 watch, 2 warning, 3 cri
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 LEVEL_VALUES = {"calm": 0, "watch": 1, "warning": 2, "crisis": 3}
 
 
 @dataclass(frozen=True, slots=True)
-class StreamMetrics:
-    """The series of one stream, with their labels bound."""
+class StreamSample:
+    """What ``/metrics`` shows of one stream: its last closed bucket and running totals."""
 
-    mentions: Counter
-    negative: Counter
-    bucket_mentions: Gauge
-    expected: Gauge
-    expected_lower: Gauge
-    expected_upper: Gauge
-    negative_share: Gauge
-    negative_share_baseline: Gauge
-    score: Gauge
-    surprise_mentions: Gauge
-    surprise_negative: Gauge
-    learning: Gauge
-    silent: Gauge
+    stream: str
+    mentions_total: float
+    negative_total: float
+    bucket_mentions: float
+    expected: float
+    expected_lower: float
+    expected_upper: float
+    negative_share: float
+    negative_share_baseline: float
+    anomaly_score: float
+    surprise_mentions: float
+    surprise_negative: float
+    level: int
+    learning: bool
+    silent: bool
+
+
+class StreamCollector(Collector):
+    """The per-stream series, built from :class:`StreamSample` s when Prometheus scrapes.
+
+    Nothing is written per bucket close (thousands of streams close a bucket every minute);
+    the pipeline hands over a function returning the current samples.
+    """
+
+    def __init__(self) -> None:
+        self.samples: Callable[[], Iterable[StreamSample]] = lambda: ()
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # the families depend on the streams; describe nothing up front
+
+    def collect(self) -> Iterator[Metric]:
+        samples = list(self.samples())
+        s = ["stream"]
+        fams: list[tuple[CounterMetricFamily | GaugeMetricFamily, Callable[[StreamSample], float]]] = [
+            (
+                CounterMetricFamily(
+                    "radar_stream_mentions", "Mentions per stream (closed buckets).", labels=s
+                ),
+                lambda x: x.mentions_total,
+            ),
+            (
+                CounterMetricFamily(
+                    "radar_stream_negative_mentions",
+                    "Negative mentions per stream (closed buckets).",
+                    labels=s,
+                ),
+                lambda x: x.negative_total,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_bucket_mentions", "Mentions in the last closed bucket.", labels=s
+                ),
+                lambda x: x.bucket_mentions,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_expected_mentions",
+                    "Expected mentions per bucket (seasonal baseline).",
+                    labels=s,
+                ),
+                lambda x: x.expected,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_expected_mentions_lower",
+                    "Lower edge of the normal band per bucket.",
+                    labels=s,
+                ),
+                lambda x: x.expected_lower,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_expected_mentions_upper",
+                    "Upper edge of the normal band per bucket.",
+                    labels=s,
+                ),
+                lambda x: x.expected_upper,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_negative_share_ratio",
+                    "Negative share of mentions in the last bucket.",
+                    labels=s,
+                ),
+                lambda x: x.negative_share,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_negative_share_baseline_ratio",
+                    "Usual negative share of the stream.",
+                    labels=s,
+                ),
+                lambda x: x.negative_share_baseline,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_level", "Current level: 0 calm, 1 watch, 2 warning, 3 crisis.", labels=s
+                ),
+                lambda x: x.level,
+            ),
+            (
+                GaugeMetricFamily(
+                    "radar_stream_learning", "1 while the stream is still learning its baseline.", labels=s
+                ),
+                lambda x: 1.0 if x.learning else 0.0,
+            ),
+            (
+                GaugeMetricFamily("radar_stream_silent", "1 while the stream's source is silent.", labels=s),
+                lambda x: 1.0 if x.silent else 0.0,
+            ),
+        ]
+        for family, value in fams:
+            for x in samples:
+                family.add_metric([x.stream], value(x))
+            yield family
+        score = GaugeMetricFamily(
+            "radar_stream_anomaly_score", "Anomaly score in [0, 1] per signal.", labels=["stream", "signal"]
+        )
+        surprise = GaugeMetricFamily(
+            "radar_stream_surprise", "-log10 of the tail probability per signal.", labels=["stream", "signal"]
+        )
+        for x in samples:
+            score.add_metric([x.stream, "crisis"], x.anomaly_score)
+            surprise.add_metric([x.stream, "mentions"], x.surprise_mentions)
+            surprise.add_metric([x.stream, "negative"], x.surprise_negative)
+        yield score
+        yield surprise
 
 
 class RadarMetrics:
@@ -85,60 +202,9 @@ class RadarMetrics:
         self.checkpoint_time = Gauge(
             "radar_checkpoint_timestamp_seconds", "When the last checkpoint was written.", registry=r
         )
-        # -- per stream -------------------------------------------------------------------------
-        s = ["stream"]
-        self.mentions = Counter(
-            "radar_stream_mentions_total", "Mentions per stream (closed buckets).", s, registry=r
-        )
-        self.negative = Counter(
-            "radar_stream_negative_mentions_total",
-            "Negative mentions per stream (closed buckets).",
-            s,
-            registry=r,
-        )
-        self.bucket_mentions = Gauge(
-            "radar_stream_bucket_mentions", "Mentions in the last closed bucket.", s, registry=r
-        )
-        self.expected = Gauge(
-            "radar_stream_expected_mentions",
-            "Expected mentions per bucket (seasonal baseline).",
-            s,
-            registry=r,
-        )
-        self.expected_lower = Gauge(
-            "radar_stream_expected_mentions_lower", "Lower edge of the normal band per bucket.", s, registry=r
-        )
-        self.expected_upper = Gauge(
-            "radar_stream_expected_mentions_upper", "Upper edge of the normal band per bucket.", s, registry=r
-        )
-        self.negative_share = Gauge(
-            "radar_stream_negative_share_ratio",
-            "Negative share of mentions in the last bucket.",
-            s,
-            registry=r,
-        )
-        self.negative_share_baseline = Gauge(
-            "radar_stream_negative_share_baseline_ratio", "Usual negative share of the stream.", s, registry=r
-        )
-        self.score = Gauge(
-            "radar_stream_anomaly_score",
-            "Anomaly score in [0, 1] per signal.",
-            ["stream", "signal"],
-            registry=r,
-        )
-        self.surprise = Gauge(
-            "radar_stream_surprise",
-            "-log10 of the tail probability per signal.",
-            ["stream", "signal"],
-            registry=r,
-        )
-        self.level = Gauge(
-            "radar_stream_level", "Current level: 0 calm, 1 watch, 2 warning, 3 crisis.", s, registry=r
-        )
-        self.learning = Gauge(
-            "radar_stream_learning", "1 while the stream is still learning its baseline.", s, registry=r
-        )
-        self.silent = Gauge("radar_stream_silent", "1 while the stream's source is silent.", s, registry=r)
+        # -- per stream: read from the pipeline at scrape time (see StreamCollector) ------------
+        self.stream_collector = StreamCollector()
+        r.register(self.stream_collector)
         self.open_incidents = Gauge(
             "radar_open_incidents", "Open incidents per stream and kind.", ["stream", "kind"], registry=r
         )
@@ -161,24 +227,6 @@ class RadarMetrics:
             "Notification attempts by notifier and outcome.",
             ["notifier", "outcome"],
             registry=r,
-        )
-
-    def for_stream(self, stream: str) -> StreamMetrics:
-        """The per-stream series of ``stream``, bound once (``labels()`` is slow on hot paths)."""
-        return StreamMetrics(
-            mentions=self.mentions.labels(stream),
-            negative=self.negative.labels(stream),
-            bucket_mentions=self.bucket_mentions.labels(stream),
-            expected=self.expected.labels(stream),
-            expected_lower=self.expected_lower.labels(stream),
-            expected_upper=self.expected_upper.labels(stream),
-            negative_share=self.negative_share.labels(stream),
-            negative_share_baseline=self.negative_share_baseline.labels(stream),
-            score=self.score.labels(stream, "crisis"),
-            surprise_mentions=self.surprise.labels(stream, "mentions"),
-            surprise_negative=self.surprise.labels(stream, "negative"),
-            learning=self.learning.labels(stream),
-            silent=self.silent.labels(stream),
         )
 
     def exposition(self) -> bytes:

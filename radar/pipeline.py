@@ -28,7 +28,7 @@ from radar.config import RadarConfig
 from radar.dedup import Deduplicator
 from radar.matcher import Matcher, StreamRegistry
 from radar.mention import Mention
-from radar.metrics import RadarMetrics, StreamMetrics
+from radar.metrics import RadarMetrics, StreamSample
 from radar.sentiment import SentimentScorer, classify
 from radar.terms import TermBaseline, tokenize
 from radar.windows import Bucket, Post, Windower
@@ -53,6 +53,33 @@ class StreamState:
     ignore_terms: frozenset[str] = frozenset()
     negative_threshold: float = -0.05  # from the stream's detection settings (cached: hot path)
     positive_threshold: float = 0.05
+    # what /metrics shows (read at scrape time, see StreamCollector)
+    mentions_total: int = 0
+    negative_total: int = 0
+    last_mentions: int = 0
+    last_negative: int = 0
+    level: int = 0
+
+    def sample(self) -> StreamSample:
+        """The stream's figures for ``/metrics``."""
+        a = self.last
+        return StreamSample(
+            stream=self.name,
+            mentions_total=self.mentions_total,
+            negative_total=self.negative_total,
+            bucket_mentions=self.last_mentions,
+            expected=a.volume.expected if a else 0.0,
+            expected_lower=a.volume.lower if a else 0.0,
+            expected_upper=a.volume.upper if a else 0.0,
+            negative_share=self.last_negative / self.last_mentions if self.last_mentions else 0.0,
+            negative_share_baseline=a.share_baseline if a else 0.0,
+            anomaly_score=a.score if a else 0.0,
+            surprise_mentions=a.volume.surprise if a else 0.0,
+            surprise_negative=a.negative.surprise if a else 0.0,
+            level=self.level,
+            learning=self.learning,
+            silent=self.detector.silent,
+        )
 
     @property
     def learning(self) -> bool:
@@ -102,9 +129,9 @@ class Pipeline:
         self.streams: dict[str, StreamState] = {}
         self.history: deque[Incident] = deque(maxlen=HISTORY)
         self.max_event_t = -math.inf
-        self._stream_metrics: dict[str, StreamMetrics] = {}  # bound metric children, per stream
         self._ingested: dict[str, Any] = {}  # bound ingest counters, per source
         self._pending: dict[str, int] = {}  # ingested since the last advance, per source
+        self.metrics.stream_collector.samples = self.stream_samples
 
     # -- pickling (checkpoints): the injected collaborators are not part of the state ------------
     _TRANSIENT = (
@@ -113,7 +140,6 @@ class Pipeline:
         "metrics",
         "sink",
         "matcher",
-        "_stream_metrics",
         "_ingested",
         "_pending",
     )
@@ -123,7 +149,6 @@ class Pipeline:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._stream_metrics = {}
         self._ingested = {}
         self._pending = {}
 
@@ -137,7 +162,8 @@ class Pipeline:
         """Re-attach the collaborators after unpickling a checkpoint."""
         self.config, self.scorer, self.sink = config, scorer, sink
         self.metrics = metrics or RadarMetrics()
-        self._stream_metrics, self._ingested = {}, {}
+        self._ingested = {}
+        self.metrics.stream_collector.samples = self.stream_samples
         self.matcher = Matcher(config)
         self.registry.update(config.streams, config.radar.max_streams, config.radar.auto_streams)
         for name, state in self.streams.items():
@@ -158,6 +184,10 @@ class Pipeline:
         out = list(self.history) + self.open_incidents()
         return sorted(out, key=lambda i: (i.opened_at, i.id))
 
+    def stream_samples(self) -> list[StreamSample]:
+        """Every stream's figures for ``/metrics`` (called from the scrape thread)."""
+        return [state.sample() for state in list(self.streams.values())]
+
     def clear_incidents(self) -> None:
         """Forget every incident (after a warm-up on history: learn the normal, not the past)."""
         self.policy = EscalationPolicy(
@@ -168,8 +198,11 @@ class Pipeline:
         self.history.clear()
 
     # -- writing -------------------------------------------------------------------------------
-    def ingest(self, mention: Mention, source: str = "") -> str:
+    def ingest(self, mention: Mention, source: str = "", score: float | None = None) -> str:
         """Take one validated mention; returns what became of it.
+
+        ``score`` is the text's sentiment when it was computed already (by a
+        :class:`~radar.scorepool.ScorePool`); the mention's own ``sentiment`` always wins.
 
         ``accepted`` (in at least one stream's bucket), ``duplicate``, ``unmatched`` (no stream),
         ``stream_limit`` (its streams are beyond ``max_streams``) or ``late`` (every bucket it
@@ -188,7 +221,9 @@ class Pipeline:
             return "stream_limit"
         t = mention.created_at.timestamp()
         self.max_event_t = max(self.max_event_t, t)
-        sentiment = mention.sentiment if mention.sentiment is not None else self.scorer.score(mention.text)
+        sentiment = mention.sentiment
+        if sentiment is None:
+            sentiment = score if score is not None else self.scorer.score(mention.text)
         post = Post(
             mention.amplification,
             mention.id,
@@ -318,7 +353,7 @@ class Pipeline:
             (i.level for i in self.policy.open_incidents() if i.stream == state.name and i.pages),
             default=Level.CALM,
         )
-        self.metrics.level.labels(state.name).set(int(level_now))
+        state.level = int(level_now)
         return events
 
     def _count(self, event: IncidentEvent) -> None:
@@ -331,22 +366,10 @@ class Pipeline:
         m.open_incidents.labels(incident.stream, incident.kind).set(open_now)
 
     def _record(self, state: StreamState, bucket: Bucket, a: Assessment) -> None:
-        m = self._stream_metrics.get(state.name)
-        if m is None:
-            m = self._stream_metrics[state.name] = self.metrics.for_stream(state.name)
-        m.mentions.inc(bucket.mentions)
-        m.negative.inc(bucket.negative)
-        m.bucket_mentions.set(bucket.mentions)
-        m.expected.set(a.volume.expected)
-        m.expected_lower.set(a.volume.lower)
-        m.expected_upper.set(a.volume.upper)
-        m.negative_share.set(bucket.negative / bucket.mentions if bucket.mentions else 0.0)
-        m.negative_share_baseline.set(a.share_baseline)
-        m.score.set(a.score)
-        m.surprise_mentions.set(a.volume.surprise)
-        m.surprise_negative.set(a.negative.surprise)
-        m.learning.set(1 if a.learning else 0)
-        m.silent.set(1 if a.silent else 0)
+        state.mentions_total += bucket.mentions
+        state.negative_total += bucket.negative
+        state.last_mentions = bucket.mentions
+        state.last_negative = bucket.negative
 
     def _why(self, state: StreamState, a: Assessment, kind: str, end: float) -> dict[str, Any]:
         """Why the stream looks the way it does: the figures people need to judge an alert."""

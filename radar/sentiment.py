@@ -32,6 +32,9 @@ class VaderScorer:
     def __init__(self) -> None:
         self._analyzer = SentimentIntensityAnalyzer()
 
+    def __reduce__(self) -> tuple[type[VaderScorer], tuple[()]]:
+        return (VaderScorer, ())  # rebuilt from its packaged lexicon, not shipped as a pickle
+
     def score(self, text: str) -> float:
         """The VADER compound score of ``text``."""
         return float(self._analyzer.polarity_scores(text)["compound"])

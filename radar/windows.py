@@ -86,11 +86,18 @@ class Bucket:
 
     def top_terms(self, n: int = TOP_TERMS) -> dict[str, int]:
         """The bucket's most frequent terms."""
-        return dict(self.terms.most_common(n))
+        return top_terms(self.terms, n)
 
     def top_posts(self) -> list[Post]:
         """The bucket's most amplified posts, most amplified first."""
         return sorted(self.posts, reverse=True)
+
+
+def top_terms(counts: Counter[str], n: int) -> dict[str, int]:
+    """The ``n`` most frequent terms; ties go to the alphabetically first (deterministic)."""
+    if len(counts) <= n:
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return dict(heapq.nsmallest(n, counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _keep(heap: list[Post], post: Post) -> None:
@@ -172,7 +179,7 @@ class Windower:
             bucket.positive += 1
         if author:
             bucket.authors.add(author)
-        bucket.terms.update(set(terms))
+        bucket.terms.update(list(dict.fromkeys(terms)))  # once per mention, in text order
         if post is not None:
             bucket.reach += post.followers + post.reshares
             _keep(bucket.posts, post)
@@ -199,6 +206,6 @@ class Windower:
                     continue
                 bucket = windows.open.pop(start, None) or Bucket(name, start, size)
                 if len(bucket.terms) > TOP_TERMS:
-                    bucket.terms = Counter(dict(bucket.terms.most_common(TOP_TERMS)))
+                    bucket.terms = Counter(top_terms(bucket.terms, TOP_TERMS))
                 windows.next_close = start + size
                 yield bucket

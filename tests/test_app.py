@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 from radar.app import create_app
 from radar.clock import ManualClock
@@ -220,4 +221,27 @@ def test_read_endpoints(server: Server) -> None:
     schema = server.client.get("/openapi.json").json()
     body = schema["paths"]["/v1/mentions"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "application/x-ndjson"}
-    assert server.client.get("/metrics").headers["content-type"].startswith("text/plain")
+    metrics = server.client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    server.service.pipeline.finish()
+    families = {f.name: f for f in text_string_to_metric_families(server.client.get("/metrics").text)}
+    per_stream = {
+        "radar_stream_mentions",
+        "radar_stream_negative_mentions",
+        "radar_stream_bucket_mentions",
+        "radar_stream_expected_mentions",
+        "radar_stream_expected_mentions_lower",
+        "radar_stream_expected_mentions_upper",
+        "radar_stream_negative_share_ratio",
+        "radar_stream_negative_share_baseline_ratio",
+        "radar_stream_anomaly_score",
+        "radar_stream_surprise",
+        "radar_stream_level",
+        "radar_stream_learning",
+        "radar_stream_silent",
+    }
+    assert per_stream <= set(families)
+    learning = {s.labels["stream"]: s.value for s in families["radar_stream_learning"].samples}
+    assert learning == {"acme": 1.0}
+    negative = families["radar_stream_negative_mentions"].samples
+    assert [(s.name, s.value) for s in negative] == [("radar_stream_negative_mentions_total", 1.0)]
