@@ -221,15 +221,23 @@ class SurgeDetector(base.AnomalyDetector):
     # -- the work ------------------------------------------------------------------------------
     def read(self, x: Mapping[Hashable, Any]) -> Reading:
         """Judge one bucket against the state learned so far (no mutation)."""
+        return self._read(x)[0]
+
+    def _read(self, x: Mapping[Hashable, Any]) -> tuple[Reading, tuple[list[float], list[float]] | None]:
+        """The reading, plus the window sums when they were computed."""
         t = float(x["t"])
         observed = float(x.get(self.signal) or 0.0)
         expected = self._baseline.expected(t)
         if x.get("missing"):
-            return Reading(t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, self.learning, True)
+            missing = Reading(
+                t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, self.learning, True
+            )
+            return missing, None
         lo, hi = band(expected, self._dispersion(0))
         if self.learning:
-            return Reading(t, observed, expected, lo, hi, 0.0, 0, observed, expected, False, 0.0, True)
-        o, e = self.window_sums(observed, expected)
+            learning = Reading(t, observed, expected, lo, hi, 0.0, 0, observed, expected, False, 0.0, True)
+            return learning, None
+        sums = o, e = self.window_sums(observed, expected)
         best_s, best_i, fired_i, fired_ratio = 0.0, 0, -1, 0.0
         for i in range(len(o)):
             s = upper_surprise(o[i], e[i], self._dispersion(i))
@@ -244,7 +252,7 @@ class SurgeDetector(base.AnomalyDetector):
             low = lower_surprise(0.0, self.zero_run_expected + expected, self._dispersion(0))
         if fired_i >= 0:
             s = upper_surprise(o[fired_i], e[fired_i], self._dispersion(fired_i))
-            return Reading(
+            hit = Reading(
                 t,
                 observed,
                 expected,
@@ -258,6 +266,7 @@ class SurgeDetector(base.AnomalyDetector):
                 low,
                 False,
             )
+            return hit, sums
         cusum = self._next_cusum(observed, expected)
         cusum_surprise = self.trigger * cusum / self.cusum_h
         if cusum_surprise > best_s:
@@ -265,15 +274,17 @@ class SurgeDetector(base.AnomalyDetector):
             i = len(o) - 1
             fired = cusum_surprise >= self.trigger and o[i] - e[i] >= self.min_excess
             m = self._minutes[i]
-            return Reading(
+            burn = Reading(
                 t, observed, expected, lo, hi, cusum_surprise, m, o[i], e[i], fired, low, False, False, True
             )
+            return burn, sums
         m = self._minutes[best_i]
-        return Reading(t, observed, expected, lo, hi, best_s, m, o[best_i], e[best_i], False, low, False)
+        calm = Reading(t, observed, expected, lo, hi, best_s, m, o[best_i], e[best_i], False, low, False)
+        return calm, sums
 
     def update(self, x: Mapping[Hashable, Any]) -> Reading:
         """Judge one bucket, then learn it; returns the reading (what the radar uses)."""
-        reading = self.read(x)
+        reading, sums = self._read(x)
         if reading.missing:
             self._push(0.0, 0.0)
             self._cusum = 0.0
@@ -286,8 +297,9 @@ class SurgeDetector(base.AnomalyDetector):
             weight = min(1.0, self.trickle + ramp)
         self._baseline.learn(reading.t, reading.observed, weight)
         if not surprised and self._learned_seconds >= self.warmup / 2:
-            self._learn_dispersion(reading.observed, reading.expected)
+            self._learn_dispersion(sums or self.window_sums(reading.observed, reading.expected))
         if not reading.learning:
+            # not the CUSUM of the read: the dispersion may just have moved
             self._cusum = self._next_cusum(reading.observed, reading.expected)
         self._push(reading.observed, reading.expected)
         self._learned_seconds += self.bucket_seconds
@@ -307,9 +319,9 @@ class SurgeDetector(base.AnomalyDetector):
         z = (observed - expected) / max(sd, 0.5)
         return max(0.0, self._cusum * 0.995 + z - self.cusum_k)
 
-    def _learn_dispersion(self, observed: float, expected: float) -> None:
+    def _learn_dispersion(self, sums: tuple[list[float], list[float]]) -> None:
         a = self._disp_alpha
-        o_all, e_all = self.window_sums(observed, expected)
+        o_all, e_all = sums
         for i, span in enumerate(self._spans):
             o, e = o_all[i], e_all[i]
             if self._filled < span - 1 or e <= 0:

@@ -43,6 +43,27 @@ TIMES = (
 )  # fmt: skip
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Easter Monday")
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October")
+
+CONTEXT_THINGS = ("app", "website", "booking", "order", "delivery", "bill", "subscription", "refund")
+#: Sentiment-neutral context (VADER scores each 0), appended to most texts: real posts carry detail
+#: around their point (about 18 words and 100 characters on average), which the core templates lack.
+CONTEXTS = (
+    "Flight {n} out of {place} {time}.", "Booked it back in {month}.", "Been a customer for {n} years.",
+    "Order {order} if anyone from the team reads this.", "Sitting at gate {gate} in {place} right now.",
+    "Asking for my mum, she is travelling on {day}.", "Third message about the {thing} in a month.",
+    "Posted from {place}.", "Same story for my colleague {time}.", "Screenshot attached.",
+    "Details in the thread below.", "My partner and I both noticed it {time}.",
+    "Using the app on my phone, latest version.", "Went through the website first, then called.",
+    "Checked twice before posting this.", "Reference {order}.", "Anyone else in {place} seeing this?",
+    "On the train into {place} as I type this.", "Have the email confirmation right here.",
+    "Tagging them so the team sees it.", "Also asked in the community forum.",
+    "Two of us on the same booking.", "Account is in my dad's name.",
+    "Tried on the laptop and on the tablet.", "Will update this thread later.",
+    "Writing this from the queue in {place}.", "Second time {time}.", "Case {order} for reference.",
+    "First time posting about this.", "We are a family of {n}.",
+)  # fmt: skip
+
 # -- everyday conversation ----------------------------------------------------------------------------
 NEUTRAL = (
     "does anyone know if {brand} is open on {day}?",
@@ -489,9 +510,29 @@ class Phrasebook:
         if "{n}" in text:
             text = text.replace("{n}", str(rnd.randint(2, 48)))
         text += rnd.choice(tails)
+        u = rnd.random()
+        for _ in range(0 if u < 0.1 else 1 if u < 0.6 else 2):
+            text += " " + self.context()
         if self.hashtag not in text and rnd.random() < 0.15:
             text += " " + self.hashtag
         return text
+
+    def context(self) -> str:
+        """A sentiment-neutral detail sentence (a flight, an order number, where they are)."""
+        rnd = self.rnd
+        text = rnd.choice(CONTEXTS)
+        if "{" not in text:
+            return text
+        return (
+            text.replace("{n}", str(rnd.randint(2, 48)))
+            .replace("{place}", rnd.choice(PLACES))
+            .replace("{time}", rnd.choice(TIMES))
+            .replace("{day}", rnd.choice(DAYS))
+            .replace("{thing}", rnd.choice(CONTEXT_THINGS))
+            .replace("{month}", rnd.choice(MONTHS))
+            .replace("{order}", str(rnd.randint(100000, 999999)))
+            .replace("{gate}", f"{rnd.choice('ABCEF')}{rnd.randint(1, 40)}")
+        )
 
     def neutral(self) -> str:
         """An everyday neutral text: a question, chit-chat, news."""

@@ -333,6 +333,18 @@ def test_texts_read_as_their_sentiment_to_vader(display: str) -> None:
     assert share(lambda: book.topic(random.choice(phrases.BUZZ_TOPICS), "positive"), negative=False) >= 0.8
 
 
+def test_texts_are_as_long_as_real_posts_and_context_is_neutral() -> None:
+    book = phrases.Phrasebook("Acme Air", random.Random(2))
+    texts = [make() for make in (book.negative, book.neutral, book.positive) for _ in range(400)]
+    chars = sum(map(len, texts)) / len(texts)
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    assert 85 <= chars <= 125, chars  # tweets in the wild: about 100 characters, 18 words
+    assert 14 <= words <= 22, words
+    contexts = {book.context() for _ in range(5000)}
+    assert len(contexts) > 500
+    assert [c for c in contexts if VADER.polarity_scores(c)["compound"] != 0] == []
+
+
 def test_texts_vary() -> None:
     book = phrases.Phrasebook("Acme Air", random.Random(1))
     texts = [book.negative() for _ in range(500)]
