@@ -41,6 +41,79 @@ class StreamSample:
     silent: bool
 
 
+# The one-label per-stream series: (family, name, help, value of a sample).
+STREAM_SERIES: tuple[
+    tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str, Callable[[StreamSample], float]], ...
+] = (
+    (
+        CounterMetricFamily,
+        "radar_stream_mentions",
+        "Mentions per stream (closed buckets).",
+        lambda x: x.mentions_total,
+    ),
+    (
+        CounterMetricFamily,
+        "radar_stream_negative_mentions",
+        "Negative mentions per stream (closed buckets).",
+        lambda x: x.negative_total,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_bucket_mentions",
+        "Mentions in the last closed bucket.",
+        lambda x: x.bucket_mentions,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_expected_mentions",
+        "Expected mentions per bucket (seasonal baseline).",
+        lambda x: x.expected,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_expected_mentions_lower",
+        "Lower edge of the normal band per bucket.",
+        lambda x: x.expected_lower,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_expected_mentions_upper",
+        "Upper edge of the normal band per bucket.",
+        lambda x: x.expected_upper,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_negative_share_ratio",
+        "Negative share of mentions in the last bucket.",
+        lambda x: x.negative_share,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_negative_share_baseline_ratio",
+        "Usual negative share of the stream.",
+        lambda x: x.negative_share_baseline,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_level",
+        "Current level: 0 calm, 1 watch, 2 warning, 3 crisis.",
+        lambda x: x.level,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_learning",
+        "1 while the stream is still learning its baseline.",
+        lambda x: float(x.learning),
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_stream_silent",
+        "1 while the stream's source is silent.",
+        lambda x: float(x.silent),
+    ),
+)
+
+
 class StreamCollector(Collector):
     """The per-stream series, built from :class:`StreamSample` s when Prometheus scrapes.
 
@@ -56,86 +129,8 @@ class StreamCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         samples = list(self.samples())
-        s = ["stream"]
-        fams: list[tuple[CounterMetricFamily | GaugeMetricFamily, Callable[[StreamSample], float]]] = [
-            (
-                CounterMetricFamily(
-                    "radar_stream_mentions", "Mentions per stream (closed buckets).", labels=s
-                ),
-                lambda x: x.mentions_total,
-            ),
-            (
-                CounterMetricFamily(
-                    "radar_stream_negative_mentions",
-                    "Negative mentions per stream (closed buckets).",
-                    labels=s,
-                ),
-                lambda x: x.negative_total,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_bucket_mentions", "Mentions in the last closed bucket.", labels=s
-                ),
-                lambda x: x.bucket_mentions,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_expected_mentions",
-                    "Expected mentions per bucket (seasonal baseline).",
-                    labels=s,
-                ),
-                lambda x: x.expected,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_expected_mentions_lower",
-                    "Lower edge of the normal band per bucket.",
-                    labels=s,
-                ),
-                lambda x: x.expected_lower,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_expected_mentions_upper",
-                    "Upper edge of the normal band per bucket.",
-                    labels=s,
-                ),
-                lambda x: x.expected_upper,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_negative_share_ratio",
-                    "Negative share of mentions in the last bucket.",
-                    labels=s,
-                ),
-                lambda x: x.negative_share,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_negative_share_baseline_ratio",
-                    "Usual negative share of the stream.",
-                    labels=s,
-                ),
-                lambda x: x.negative_share_baseline,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_level", "Current level: 0 calm, 1 watch, 2 warning, 3 crisis.", labels=s
-                ),
-                lambda x: x.level,
-            ),
-            (
-                GaugeMetricFamily(
-                    "radar_stream_learning", "1 while the stream is still learning its baseline.", labels=s
-                ),
-                lambda x: 1.0 if x.learning else 0.0,
-            ),
-            (
-                GaugeMetricFamily("radar_stream_silent", "1 while the stream's source is silent.", labels=s),
-                lambda x: 1.0 if x.silent else 0.0,
-            ),
-        ]
-        for family, value in fams:
+        for kind, name, doc, value in STREAM_SERIES:
+            family = kind(name, doc, labels=["stream"])
             for x in samples:
                 family.add_metric([x.stream], value(x))
             yield family
