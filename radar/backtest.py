@@ -23,6 +23,8 @@ from radar.progress import Progress
 from radar.scorepool import ScorePool
 from radar.sentiment import SentimentScorer
 
+EXAMPLES = 10
+
 
 @dataclass
 class BacktestResult:
@@ -32,6 +34,8 @@ class BacktestResult:
     events: list[IncidentEvent]
     outcomes: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    #: the first few rejected records, so a bad file shows where it is bad
+    examples: list[Rejection] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The backtest output document."""
@@ -106,6 +110,8 @@ def run_backtest(
 def _take(pipe: Pipeline, result: BacktestResult, record: Mention | Rejection, score: float | None) -> None:
     if isinstance(record, Rejection):
         result.rejected[record.reason] += 1
+        if len(result.examples) < EXAMPLES:
+            result.examples.append(record)
         pipe.metrics.rejected.labels(record.reason).inc()
         return
     result.outcomes[pipe.ingest(record, score=score)] += 1

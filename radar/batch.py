@@ -77,10 +77,13 @@ def parse_line(line: bytes | str, index: int, now: datetime | None) -> Mention |
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             return Rejection(index, "invalid_utf8", f"record: not valid UTF-8 (byte {exc.start})")
+    line = line.rstrip("\r\n")  # file lines keep their end; it would move the error's position
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
         return Rejection(index, "malformed_json", f"record: malformed JSON: {exc.msg} at column {exc.colno}")
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        return Rejection(index, "malformed_json", f"record: malformed JSON: {exc}")
     except RecursionError:
         return Rejection(index, "malformed_json", "record: malformed JSON: nested too deeply")
     # strictly decoded UTF-8 holds no surrogates; only a JSON escape like \\ud800 can make one
@@ -118,6 +121,8 @@ def _decode_document(body: bytes, now: datetime | None, max_records: int) -> Bat
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"body: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ValueError(f"body: malformed JSON: {exc}") from None
     except RecursionError:
         raise ValueError("body: malformed JSON: nested too deeply") from None
     records = doc if isinstance(doc, list) else [doc]

@@ -19,8 +19,12 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from radar.config import ConfigError, RadarConfig, check_config_report, load_config
+
+if TYPE_CHECKING:
+    from radar.batch import Rejection
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +147,13 @@ def _count_lines(path: str) -> int | None:
         return sum(1 for _ in fh)
 
 
+def _show_rejections(examples: list[Rejection], total: int) -> None:
+    for r in examples:
+        print(f"rejected ({r.reason}): {r.error}", file=sys.stderr)
+    if total > len(examples):
+        print(f"... and {total - len(examples):,} more rejected", file=sys.stderr)
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from radar.backtest import run_backtest
     from radar.progress import Progress
@@ -162,6 +173,7 @@ def _backtest(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     doc = result.to_json()
     n = sum(result.outcomes.values())
+    _show_rejections(result.examples, sum(result.rejected.values()))
     print(
         f"{n:,} mentions ({sum(result.rejected.values()):,} rejected) in {elapsed:.1f} s; "
         f"{len(doc['incidents'])} incidents written to {args.out}",

@@ -157,12 +157,12 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise PydanticCustomError("bad_timestamp", "timestamp has no time zone")
-        return value.astimezone(UTC)
+        return _to_utc(value, str(value))
     if not isinstance(value, str):
         raise PydanticCustomError("wrong_type", f"expected an ISO 8601 string, got {_kind(value)}")
     text = value.strip()
     if not text:
-        raise PydanticCustomError("bad_timestamp", "empty timestamp")
+        raise PydanticCustomError("missing_field", "must not be empty")
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
@@ -171,13 +171,21 @@ def parse_timestamp(value: Any) -> datetime:
         raise PydanticCustomError(
             "bad_timestamp", f"timestamp has no time zone: {value[:40]!r} (add Z or +00:00)"
         )
-    return parsed.astimezone(UTC)
+    return _to_utc(parsed, value)
+
+
+def _to_utc(ts: datetime, shown: str) -> datetime:
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's ends
+        raise PydanticCustomError("bad_timestamp", f"timestamp out of range: {shown[:40]!r}") from None
 
 
 #: pydantic error types folded into the bounded set of reject reasons.
 _REASONS = {
     "missing": "missing_field",
     "string_too_short": "missing_field",
+    "missing_field": "missing_field",
     "string_too_long": "too_long",
     "too_long": "too_long",
     "bad_timestamp": "bad_timestamp",

@@ -2,6 +2,7 @@
 
 :func:`read_mentions` yields, in file order, a :class:`~radar.mention.Mention` or a
 :class:`~radar.batch.Rejection` per record, so a bad line is reported and the rest goes on.
+A rejection's ``index`` counts records; its ``error`` starts with the file line (``line 7: ...``).
 
 CSV files map columns by name: the mention fields of DESIGN §3 (``id``, ``created_at``, ``text``,
 ``author``, ...), or a named preset:
@@ -104,24 +105,34 @@ def read_mentions(
             yield from _read_csv(fh, PRESETS[preset] if preset else _generic, now)
         else:
             index = 0
-            for line in fh:
+            for lineno, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                yield parse_line(line, index, now)
+                record = parse_line(line, index, now)
+                yield _at_line(record, lineno) if isinstance(record, Rejection) else record
                 index += 1
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
 
 
+def _at_line(rejection: Rejection, lineno: int) -> Rejection:
+    """The rejection with the file line it came from in front of its error."""
+    return Rejection(rejection.index, rejection.reason, f"line {lineno}: {rejection.error}")
+
+
 def _read_csv(
     fh: IO[bytes], convert: Callable[[dict[str, str]], dict[str, Any]], now: datetime | None
 ) -> Iterator[Record]:
-    text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+    # utf-8-sig: spreadsheet exports start with a byte-order mark that would rename the first column
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
+    end = 1  # the header's last line
     for index, row in enumerate(reader):
+        start, end = end + 1, reader.line_num  # a quoted cell may hold line breaks
         if None in row:  # more cells than header columns
-            yield Rejection(index, "malformed_csv", f"row {index + 2}: more cells than columns")
+            yield Rejection(index, "malformed_csv", f"line {start}: more cells than columns")
             continue
-        yield parse_record(convert(row), index, now)
+        record = parse_record(convert(row), index, now)
+        yield _at_line(record, start) if isinstance(record, Rejection) else record
     text.detach()
