@@ -153,7 +153,8 @@ class CrisisDetector(base.AnomalyDetector):
         """Crisis score in [0, 1] of one bucket, without learning it."""
         vol = self._volume.read(x)
         neg = self._negative.read(x)
-        return self._assess(x, vol, neg).score
+        totals = self._volume.window_sums(vol.observed, vol.expected)[0] if not vol.learning else []
+        return self._assess(x, vol, neg, totals).score
 
     def update(self, x: Mapping[Hashable, Any]) -> Assessment:
         """Assess one bucket, then learn it."""
@@ -175,14 +176,17 @@ class CrisisDetector(base.AnomalyDetector):
             self._silent = True
             self._volume.mark_missing(self._volume.zero_run)
             self._negative.mark_missing(self._volume.zero_run)
-        assessment = self._assess(x, vol, neg)
+        assessment = self._assess(x, vol, neg, self._volume.current_sums())
         if assessment.severity == CALM and not assessment.buzz and not x.get("missing") and not self._silent:
             a = self._share_alpha
             self._share_neg += a * (float(x.get("negative") or 0.0) - self._share_neg)
             self._share_all += a * (mentions - self._share_all)
         return assessment
 
-    def _assess(self, x: Mapping[Hashable, Any], vol: Reading, neg: Reading) -> Assessment:
+    def _assess(
+        self, x: Mapping[Hashable, Any], vol: Reading, neg: Reading, totals: list[float]
+    ) -> Assessment:
+        """The level of one bucket; ``totals`` are all mentions per window, this bucket included."""
         baseline = self.share_baseline
         if vol.learning or vol.missing or self._silent:
             kind = "silent" if self._silent else ""
@@ -192,9 +196,8 @@ class CrisisDetector(base.AnomalyDetector):
                 vol.t, CALM, kind, False, self._silent, learning, vol, neg, share, baseline, 0.0
             )
         # the negative share over the window the negatives are judged on
-        total_o, _ = self._volume.window_sums(vol.observed, vol.expected)
         idx = self._negative.window_minutes.index(neg.window)
-        share = _ratio(neg.window_observed, total_o[idx])
+        share = _ratio(neg.window_observed, totals[idx])
         share_up = share >= baseline * self.share_ratio and share - baseline >= self.share_lift
         severity = CALM
         if share_up and neg.triggered:

@@ -188,8 +188,12 @@ class SurgeDetector(base.AnomalyDetector):
     def _dispersion(self, i: int) -> float:
         return min(2.0, max(0.002, self._disp_num[i] / max(self._disp_den[i], 1e-9)))
 
+    def current_sums(self) -> list[float]:
+        """Observed sums per window over the buckets learned so far (the last one included)."""
+        return list(self._sum_o)
+
     def window_sums(self, observed: float, expected: float) -> tuple[list[float], list[float]]:
-        """Observed and expected sums per window over the last buckets plus this one."""
+        """Observed and expected sums per window over the last buckets plus a new one (not learned)."""
         o = list(self._sum_o)
         e = list(self._sum_e)
         size, pos, filled = self._size, self._pos, self._filled

@@ -215,3 +215,23 @@ def test_silent_source_is_missing_not_calm() -> None:
     assert not back[-1].silent
     assert max(a.severity for a in back) == 0
     assert det.volume.baseline.expected(t0 + 120 * MINUTE) == pytest.approx(expected_before, rel=0.2)
+
+
+def test_negative_share_is_over_the_window_that_was_judged() -> None:
+    """The share is negatives / all mentions over the same buckets, each bucket counted once."""
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    history = _calm_series(2 * 1440)
+    t0 = 2 * 1440 * MINUTE
+    history += [{"t": t0 + i * MINUTE, "mentions": 10.0 + 4 * i, "negative": 3.0 + 3 * i} for i in range(30)]
+    windows = set()
+    for i, x in enumerate(history):
+        a = det.update(x)
+        if i < 1440 + 600:
+            continue
+        k = a.negative.window  # minutes = buckets here
+        last = history[i + 1 - k : i + 1]
+        total = sum(b["mentions"] for b in last)
+        share = sum(b["negative"] for b in last) / total if total else 0.0
+        assert a.share == pytest.approx(share), (i, k)
+        windows.add(k)
+    assert max(windows) > 1  # multi-bucket windows were judged
