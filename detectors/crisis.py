@@ -2,9 +2,12 @@
 
 :class:`CrisisDetector` runs two :class:`~detectors.surge.SurgeDetector` instances on a stream's
 buckets, one on all mentions and one on negative mentions, and keeps a baseline of the stream's
-negative share. Its rule (DESIGN §4): a **crisis** is a surprising number of negative mentions,
-AND a negative share clearly above its baseline, AND a minimum absolute excess (so 0 → 3
-mentions never alarms). The trigger is statistical surprise; the severity grows with the size
+negative share. Negatives are a thinning of all mentions, so the negatives expected in a bucket
+are the expected volume times the usual share (the volume baseline has the weekly memory and five
+times the data). Its rule (DESIGN §4): a **crisis** is a surprising number of negative mentions,
+AND a negative share clearly and significantly above its baseline (a binomial tail: 14 of 26
+negative against a usual 18 % is; 46 of 164 against 20 % is not), AND a minimum absolute excess
+(so 0 → 3 mentions never alarms). The trigger is statistical surprise; the severity grows with the size
 of the excess (how many times normal). A surprising surge of all mentions whose share of
 negatives does not rise is **buzz**; a long run of empty buckets where many were expected is a
 **silent** source, whose buckets are then treated as missing (not learned, not scored).
@@ -30,6 +33,7 @@ from typing import Any
 
 from river import base
 
+from detectors.binomial import upper_surprise as share_surprise
 from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
@@ -71,6 +75,9 @@ class CrisisDetector(base.AnomalyDetector):
         Minimum absolute rise of the negative share over its baseline.
     share_ratio
         Minimum relative rise of the negative share over its baseline.
+    share_surprise
+        Minimum -log10 binomial tail of the negatives among all mentions of the window, under the
+        usual share (3: one in a thousand).
     silent_after
         Seconds of empty buckets (when at least ``silent_min_expected`` mentions were expected)
         after which the source is declared silent.
@@ -87,6 +94,7 @@ class CrisisDetector(base.AnomalyDetector):
         min_excess: float = 5.0,
         share_lift: float = 0.05,
         share_ratio: float = 1.25,
+        share_surprise: float = 3.0,
         silent_after: float = 1800.0,
         silent_min_expected: float = 10.0,
         windows: tuple[int, ...] = DEFAULT_WINDOWS,
@@ -108,6 +116,7 @@ class CrisisDetector(base.AnomalyDetector):
         self.min_excess = min_excess
         self.share_lift = share_lift
         self.share_ratio = share_ratio
+        self.share_surprise = share_surprise
         self.silent_after = silent_after
         self.silent_min_expected = silent_min_expected
         self.windows = windows
@@ -152,7 +161,7 @@ class CrisisDetector(base.AnomalyDetector):
     def score_one(self, x: dict[Hashable, Any]) -> float:
         """Crisis score in [0, 1] of one bucket, without learning it."""
         vol = self._volume.read(x)
-        neg = self._negative.read(x)
+        neg = self._negative.read(self._with_negative_expectation(x, vol))
         totals = self._volume.window_sums(vol.observed, vol.expected)[0] if not vol.learning else []
         return self._assess(x, vol, neg, totals).score
 
@@ -164,7 +173,7 @@ class CrisisDetector(base.AnomalyDetector):
         if self._silent:
             x = {**x, "missing": True}
         vol = self._volume.update(x)
-        neg = self._negative.update(x)
+        neg = self._negative.update(self._with_negative_expectation(x, vol))
         if (
             not self._silent
             and not vol.learning
@@ -183,6 +192,12 @@ class CrisisDetector(base.AnomalyDetector):
             self._share_all += a * (mentions - self._share_all)
         return assessment
 
+    def _with_negative_expectation(self, x: Mapping[Hashable, Any], vol: Reading) -> Mapping[Hashable, Any]:
+        """Negatives are a thinning of all mentions: expect the usual share of the expected volume."""
+        if self._share_all <= 0:
+            return x
+        return {**x, "expected_negative": vol.expected * self.share_baseline}
+
     def _assess(
         self, x: Mapping[Hashable, Any], vol: Reading, neg: Reading, totals: list[float]
     ) -> Assessment:
@@ -197,8 +212,13 @@ class CrisisDetector(base.AnomalyDetector):
             )
         # the negative share over the window the negatives are judged on
         idx = self._negative.window_minutes.index(neg.window)
-        share = _ratio(neg.window_observed, totals[idx])
-        share_up = share >= baseline * self.share_ratio and share - baseline >= self.share_lift
+        total = totals[idx]
+        share = _ratio(neg.window_observed, total)
+        share_up = (
+            share >= baseline * self.share_ratio
+            and share - baseline >= self.share_lift
+            and share_surprise(neg.window_observed, total, baseline) >= self.share_surprise
+        )
         severity = CALM
         if share_up and neg.triggered:
             ratio = neg.ratio

@@ -1,8 +1,11 @@
 """Seasonal baseline: what a count series normally looks like at a given time.
 
-The expected count of a bucket is a time-of-day profile (5-minute slots, exponentially weighted
-over the last few days) times a level factor that follows the recent deviation from that profile
-(trends, weekends). Once a slot of the week has been seen in the two previous weeks, the smaller
+The expected count of a bucket is a time-of-day profile times a level factor that follows the
+recent deviation from that profile (trends, weekends). The profile has 5-minute slots: the average
+of a slot's buckets at first, exponentially weighted over the last few days once there are enough,
+and shrunk towards the 25 minutes around it while the slot has learned little (a day of data
+is a handful of noisy buckets per slot; daily rhythms change smoothly).
+Once a slot of the week has been seen in the two previous weeks, the smaller
 of those two weeks' values replaces the daily profile where it is higher: a weekly newsletter
 spike seen twice becomes normal, a one-off crisis does not.
 
@@ -67,7 +70,9 @@ class SeasonalBaseline:
         self._day_alpha = 1.0 - math.exp(-1.0 / (day_memory * per_slot))
         self._level_alpha = 1.0 - 0.5 ** (bucket_seconds / level_half_life)
         self._day = array("f", bytes(4 * DAY_SLOTS))
-        self._day_seen = bytearray(DAY_SLOTS)
+        self._day_n = bytearray(DAY_SLOTS)  # buckets learned per slot (+1 for the prior), up to 255
+        self._full = min(255, round(1.0 / self._day_alpha))  # buckets an exponential slot is worth
+        self._prior = 2.0 * per_slot  # neighbourhood weight, in buckets
         weeks = 3 if weekly else 0
         self._week = np.zeros((weeks, WEEK_SLOTS), dtype=np.float16)
         self._week_n = np.zeros((weeks, WEEK_SLOTS), dtype=np.uint8)
@@ -93,11 +98,29 @@ class SeasonalBaseline:
         """Expected count of the bucket starting at ``t``, before the level factor."""
         slot = int(t // SLOT_SECONDS)
         day_slot = slot % DAY_SLOTS
-        base = self._day[day_slot] if self._day_seen[day_slot] else self._mean
+        base = self._smoothed(day_slot)
         ws = (slot - _WEEK_SHIFT) % WEEK_SLOTS
         if self.weekly and self._week_n[_LAST, ws] and self._week_n[_BEFORE, ws]:
             base = max(base, float(min(self._week[_LAST, ws], self._week[_BEFORE, ws])))
         return base * self._scale
+
+    def _smoothed(self, day_slot: int) -> float:
+        """The slot's profile value, shrunk towards its neighbours' while it has few buckets.
+
+        A slot learned from a day or two holds a handful of noisy buckets; the 25 minutes around
+        it (weighted by how much each slot has learned) are a far steadier estimate of a rhythm
+        that changes smoothly. ``_prior`` buckets' worth of that neighbourhood is mixed in.
+        """
+        day, seen = self._day, self._day_n
+        n = min(seen[day_slot], self._full)
+        total = weight = 0.0
+        for k in (day_slot - 2, day_slot - 1, day_slot, day_slot + 1, day_slot + 2):
+            m = min(seen[k % DAY_SLOTS], self._full)
+            total += m * day[k % DAY_SLOTS]
+            weight += m
+        if weight <= 0:
+            return self._mean
+        return (n * day[day_slot] + self._prior * total / weight) / (n + self._prior)
 
     def expected(self, t: float) -> float:
         """Expected count of the bucket starting at ``t``."""
@@ -109,11 +132,16 @@ class SeasonalBaseline:
         per_slot = count / self._scale
         slot = int(t // SLOT_SECONDS)
         day_slot = slot % DAY_SLOTS
-        if self._day_seen[day_slot]:
-            self._day[day_slot] += self._day_alpha * weight * (per_slot - self._day[day_slot])
-        else:
+        n = self._day_n[day_slot]
+        if n:
+            # the plain average of the slot's buckets until the exponential memory takes over
+            alpha = max(self._day_alpha, 1.0 / (n + 1))
+            self._day[day_slot] += alpha * weight * (per_slot - self._day[day_slot])
+            if n < 255:
+                self._day_n[day_slot] = n + 1
+        else:  # the stream's mean so far counts as one earlier bucket of the slot
             self._day[day_slot] = per_slot if self._n == 0 else 0.5 * (per_slot + self._mean)
-            self._day_seen[day_slot] = 1
+            self._day_n[day_slot] = 1 if self._n == 0 else 2
         if self._n * self.bucket_seconds >= 86_400:  # the level factor starts after one day
             if self._lvl_exp <= 0.0:  # seeded at "as usual", so early surprises cannot swing it
                 self._lvl_obs = self._lvl_exp = max(self._mean * self._scale, 1e-6)

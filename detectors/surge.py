@@ -78,7 +78,9 @@ class SurgeDetector(base.AnomalyDetector):
     bucket_seconds
         Bucket size of the series (a divisor or multiple of 300).
     signal
-        Key of the count in the feature dict (``t`` holds the bucket start, epoch seconds).
+        Key of the count in the feature dict (``t`` holds the bucket start, epoch seconds). When
+        the dict also holds ``expected_<signal>``, that is the bucket's expected count and the
+        detector's own seasonal baseline is neither used nor learned.
     windows
         Trailing window lengths in minutes; lengths shorter than a bucket collapse to one bucket.
     warmup
@@ -145,6 +147,7 @@ class SurgeDetector(base.AnomalyDetector):
         self.weekly = weekly
         self._gate = gate if gate is not None else max(2.0, trigger - 1.0)
         self._baseline = SeasonalBaseline(bucket_seconds, weekly=weekly)
+        self._expected_key = f"expected_{signal}"  # an expectation given with the bucket wins
         self._spans = sorted({max(1, round(w * 60 / bucket_seconds)) for w in windows})
         self._minutes = [round(s * bucket_seconds / 60) for s in self._spans]
         self._size = self._spans[-1]
@@ -231,7 +234,8 @@ class SurgeDetector(base.AnomalyDetector):
         """The reading, plus the window sums when they were computed."""
         t = float(x["t"])
         observed = float(x.get(self.signal) or 0.0)
-        expected = self._baseline.expected(t)
+        given = x.get(self._expected_key)
+        expected = self._baseline.expected(t) if given is None else float(given)
         if x.get("missing"):
             missing = Reading(
                 t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, self.learning, True
@@ -299,7 +303,8 @@ class SurgeDetector(base.AnomalyDetector):
         if surprised and not reading.learning:
             ramp = max(0.0, self._surprised_for - self.adapt_after) / max(self.adapt_after, 1.0)
             weight = min(1.0, self.trickle + ramp)
-        self._baseline.learn(reading.t, reading.observed, weight)
+        if self._expected_key not in x:  # an expectation given from outside needs no baseline here
+            self._baseline.learn(reading.t, reading.observed, weight)
         if not surprised and self._learned_seconds >= self.warmup / 2:
             self._learn_dispersion(sums or self.window_sums(reading.observed, reading.expected))
         if not reading.learning:
