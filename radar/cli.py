@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", type=Path, required=True, help="incidents JSON to write")
     bt.add_argument("--config", type=Path, help="TOML configuration file")
     bt.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    bt.add_argument("--order", choices=["arrival", "time"], help=_ORDER_HELP)
     bt.add_argument(
         "--workers",
         type=int,
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     wu.add_argument("--config", type=Path, help="TOML configuration file")
     wu.add_argument("--state-dir", type=Path, help="where to write the checkpoint (default from config)")
     wu.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
+    wu.add_argument("--order", choices=["arrival", "time"], help=_ORDER_HELP)
     wu.add_argument("--workers", type=int, default=None, help="as for backtest")
     wu.set_defaults(func=_warmup)
 
@@ -124,12 +126,22 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _records(path: str, preset: str | None):  # type: ignore[no-untyped-def]
-    from radar.sources.files import read_mentions
+#: File order is arrival order (what a backtest replays), except for exports known not to be.
+_ORDER_HELP = (
+    "arrival: file order is the order mentions arrived in (collector delays and backlogs replay "
+    "as they happened); time: sort by created_at first (default for --csv-preset airline)"
+)
+
+
+def _records(path: str, preset: str | None, order: str | None = None):  # type: ignore[no-untyped-def]
+    from radar.sources.files import in_time_order, read_mentions
 
     if path != "-" and not Path(path).exists():
         raise FileNotFoundError(f"no such file: {path}")
-    return read_mentions(path, preset=preset) if preset else read_mentions(path)
+    records = read_mentions(path, preset=preset) if preset else read_mentions(path)
+    if (order or ("time" if preset == "airline" else "arrival")) == "time":
+        return in_time_order(records)
+    return records
 
 
 def _workers(requested: int | None) -> int:
@@ -163,7 +175,7 @@ def _backtest(args: argparse.Namespace) -> int:
     progress = Progress(_count_lines(args.file), label="backtest")
     started = time.perf_counter()
     result = run_backtest(
-        _records(args.file, args.csv_preset),
+        _records(args.file, args.csv_preset, args.order),
         config,
         VaderScorer(),
         progress=progress,
@@ -174,11 +186,18 @@ def _backtest(args: argparse.Namespace) -> int:
     doc = result.to_json()
     n = sum(result.outcomes.values())
     _show_rejections(result.examples, sum(result.rejected.values()))
+    late = result.outcomes.get("late", 0)
     print(
-        f"{n:,} mentions ({sum(result.rejected.values()):,} rejected) in {elapsed:.1f} s; "
-        f"{len(doc['incidents'])} incidents written to {args.out}",
+        f"{n:,} mentions ({sum(result.rejected.values()):,} rejected, {late:,} too late for their "
+        f"bucket) in {elapsed:.1f} s; {len(doc['incidents'])} incidents written to {args.out}",
         file=sys.stderr,
     )
+    if late > 0.05 * max(n, 1):
+        print(
+            f"warning: {late / n:.0%} of the mentions came after their bucket had closed; if the file "
+            "is not in the order mentions arrived in, run with --order time",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -192,7 +211,7 @@ def _warmup(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     state_dir = Path(args.state_dir or config.radar.state_dir)
     result = run_backtest(
-        _records(args.file, args.csv_preset),
+        _records(args.file, args.csv_preset, args.order),
         config,
         VaderScorer(),
         progress=Progress(label="warmup"),

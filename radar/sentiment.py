@@ -6,12 +6,15 @@ A mention's own ``sentiment`` field, when present, is used instead of any scorer
 >>> scorer = VaderScorer()
 >>> scorer.score("Worst airline ever, cancelled my flight again") < 0 < scorer.score("Great crew, thanks!")
 True
+>>> scorer.score("@united my flight was cancelled") == scorer.score("my flight was cancelled") < 0
+True
 >>> classify(-0.4, -0.05, 0.05), classify(0.0, -0.05, 0.05), classify(0.3, -0.05, 0.05)
 (-1, 0, 1)
 """
 
 from __future__ import annotations
 
+import re
 from typing import Protocol, runtime_checkable
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -26,8 +29,15 @@ class SentimentScorer(Protocol):
         ...
 
 
+#: Handles and links: names and addresses, not words (VADER would read ``@united`` as praise).
+_NOT_WORDS = re.compile(r"(?<![\w@])@\w+|https?://\S+")
+
+
 class VaderScorer:
-    """VADER's compound score (rule-based, tuned on social media text, English)."""
+    """VADER's compound score (rule-based, tuned on social media text, English).
+
+    Handles and links are removed first; hashtags stay (``#fail`` is a word of the post).
+    """
 
     def __init__(self) -> None:
         self._analyzer = SentimentIntensityAnalyzer()
@@ -37,6 +47,8 @@ class VaderScorer:
 
     def score(self, text: str) -> float:
         """The VADER compound score of ``text``."""
+        if "@" in text or "://" in text:
+            text = _NOT_WORDS.sub(" ", text)
         return float(self._analyzer.polarity_scores(text)["compound"])
 
 

@@ -355,3 +355,16 @@ def test_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_bytes(b"\xef\xbb\xbfid,created_at,text\n1,2026-03-04T09:00:00Z,hi\n")
     assert outline(list(read_mentions(path))) == [("ok", "1", "hi")]
+
+
+def test_backtest_of_a_file_not_in_arrival_order(tmp_path: Path) -> None:
+    """Newest first: replayed as it stands most mentions are too late; --order time sorts them."""
+    lines = [
+        jl(id=f"n{i}", created_at=f"2026-03-04T09:{50 - 10 * i:02d}:00Z", text="acme", stream="acme")
+        for i in range(4)
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    summary, _ = _backtest_stdin(tmp_path, body)
+    assert summary["mentions"] == {"accepted": 1, "late": 3}
+    summary, _ = _backtest_stdin(tmp_path, body, "--order", "time")
+    assert summary["mentions"] == {"accepted": 4}

@@ -208,3 +208,12 @@ def test_each_stream_classifies_with_its_own_thresholds(two_streams: Pipeline) -
     assert polarities(two_streams, "plain") == (5, 2, 2)
     assert two_streams.streams["strict"].negative_total == 1
     assert two_streams.streams["plain"].negative_total == 2
+
+
+def test_handles_and_links_are_not_read_as_words() -> None:
+    """VADER alone scores "@united" as praise (+0.42): a complaint to United must not look positive."""
+    scorer = VaderScorer()
+    assert scorer.score("@united") == 0.0
+    assert scorer.score("@united my bag is lost, terrible") == scorer.score("my bag is lost, terrible") < 0
+    assert scorer.score("awful https://example.com/great-deals") == scorer.score("awful") < 0
+    assert scorer.score("#fail again") < 0  # hashtags are words of the post

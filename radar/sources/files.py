@@ -21,8 +21,8 @@ import gzip
 import io
 import re
 import sys
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +30,7 @@ from radar.batch import Rejection, parse_line, parse_record
 from radar.mention import Mention
 
 Record = Mention | Rejection
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 _INT_FIELDS = ("author_followers", "reshares", "likes")
 
@@ -114,6 +115,13 @@ def read_mentions(
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
+
+
+def in_time_order(records: Iterable[Record]) -> list[Record]:
+    """The records sorted by ``created_at`` (stable; rejections first): for exports that are not
+    in arrival order, such as the airline file (sorted by airline, newest first). Holds the file
+    in memory."""
+    return sorted(records, key=lambda r: r.created_at if isinstance(r, Mention) else _EPOCH)
 
 
 def _at_line(rejection: Rejection, lineno: int) -> Rejection:

@@ -1,0 +1,127 @@
+"""bench/nab.py: NAB result files from the radar's volume detector, strictly streaming."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import random
+import sys
+from collections.abc import Hashable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from detectors.surge import SurgeDetector
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 400  # 33 h of 5-minute buckets: the radar's 24 h warm-up, then a surge
+
+
+def _load_runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("nab_bench", ROOT / "bench" / "nab.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["nab_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+nab = _load_runner()
+
+
+def _write_series(path: Path, rows: int = ROWS) -> list[tuple[str, str]]:
+    rng = random.Random(11)
+    start = datetime(2015, 2, 26, 21, 42, 53, tzinfo=UTC)
+    data = []
+    for i in range(rows):
+        stamp = (start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S")
+        count = 20 + rng.randint(-5, 5) + (8 if (i // 36) % 2 else 0)
+        if 320 <= i < 330:
+            count *= 12  # a surge after the warm-up
+        data.append((stamp, str(count)))
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["timestamp", "value"])
+        writer.writerows(data)
+    return data
+
+
+def _read_result(path: Path) -> list[tuple[str, str, float]]:
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        assert next(reader) == ["timestamp", "value", "anomaly_score"]
+        return [(t, v, float(s)) for t, v, s in reader]
+
+
+@pytest.mark.parametrize("score", sorted(nab.SCORES))
+def test_one_row_per_input_row_with_scores_in_unit_interval(tmp_path: Path, score: str) -> None:
+    data_dir, out_dir = tmp_path / "data", tmp_path / "out"
+    data_dir.mkdir()
+    data = _write_series(data_dir / "series.csv")
+    nab.run(data_dir, out_dir, score=score)
+    result = _read_result(out_dir / "series.csv")
+    assert [(t, v) for t, v, _ in result] == data
+    scores = [s for _, _, s in result]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert max(scores[:288]) == 0.0  # warm-up
+    assert max(scores[320:330]) > 0.5  # the surge is scored
+    assert scores[300] < max(scores[320:330])
+
+
+@pytest.mark.parametrize("score", sorted(nab.SCORES))
+def test_truncating_the_input_leaves_earlier_scores_unchanged(tmp_path: Path, score: str) -> None:
+    full_dir, cut_dir = tmp_path / "full", tmp_path / "cut"
+    full_dir.mkdir()
+    cut_dir.mkdir()
+    data = _write_series(full_dir / "series.csv")
+    stamps, values = [t for t, _ in data], [v for _, v in data]
+    full = nab.score_series(stamps, values, score=score)
+    for k in (0, 150, 299, 322, ROWS - 2):
+        (cut_dir / "series.csv").write_text(
+            "timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in data[: k + 1])
+        )
+        nab.run(cut_dir, cut_dir / "out", score=score)
+        cut = _read_result(cut_dir / "out" / "series.csv")
+        assert len(cut) == k + 1
+        assert [s for _, _, s in cut] == [s for _, _, s in full[: k + 1]]
+
+
+def test_row_score_is_judged_before_the_row_is_learned(tmp_path: Path) -> None:
+    data = _write_series(tmp_path / "series.csv")
+    rows = nab.score_series([t for t, _ in data], [v for _, v in data])
+    detector = SurgeDetector(**nab.radar_params())
+    for i, (stamp, value) in enumerate(data):
+        x: dict[Hashable, Any] = {"t": nab.parse_time(stamp), "mentions": float(value)}
+        assert rows[i][2] == detector.score_one(x)
+        detector.learn_one(x)
+
+
+def test_scores_are_written_at_full_precision(tmp_path: Path) -> None:
+    rows = [("2015-01-01 00:00:00", "3", 0.1 + 0.2), ("2015-01-01 00:05:00", "4", 1 / 3)]
+    nab.write_result(tmp_path / "r.csv", rows)
+    assert [s for _, _, s in _read_result(tmp_path / "r.csv")] == [0.1 + 0.2, 1 / 3]
+
+
+def test_a_gap_is_fed_as_missing_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    fed: list[dict[Hashable, Any]] = []
+    update = SurgeDetector.update
+
+    def spy(self: SurgeDetector, x: Mapping[Hashable, Any]) -> object:
+        fed.append(dict(x))
+        return update(self, x)
+
+    monkeypatch.setattr(SurgeDetector, "update", spy)
+    stamps = ["2015-01-01 00:00:00", "2015-01-01 00:05:00", "2015-01-01 00:20:00"]
+    rows = nab.score_series(stamps, ["20", "22", "90"])
+    assert [r[:2] for r in rows] == list(zip(stamps, ["20", "22", "90"], strict=True))
+    t0 = nab.parse_time(stamps[0])
+    assert fed == [
+        {"t": t0, "mentions": 20.0},
+        {"t": t0 + 300, "mentions": 22.0},
+        {"t": t0 + 600, "missing": True},
+        {"t": t0 + 900, "missing": True},
+        {"t": t0 + 1200, "mentions": 90.0},
+    ]
