@@ -43,7 +43,9 @@ class SeasonalBaseline:
     day_memory
         Roughly how many days the time-of-day profile remembers.
     level_half_life
-        Half-life, in seconds, of the level factor.
+        Half-life, in seconds, of the level factor (a day: a slow burn rising over hours must
+        not become the new normal before it is noticed; with 6 h, 1 of 4 tuning slow burns
+        never reached warning).
     weekly
         Keep the weekly memory (about 18 KB); without it only the daily profile is used.
     """
@@ -52,7 +54,7 @@ class SeasonalBaseline:
         self,
         bucket_seconds: int = 60,
         day_memory: float = 4.0,
-        level_half_life: float = 6 * 3600.0,
+        level_half_life: float = 24 * 3600.0,
         weekly: bool = True,
     ) -> None:
         if bucket_seconds <= 0 or (SLOT_SECONDS % bucket_seconds and bucket_seconds % SLOT_SECONDS):
