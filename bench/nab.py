@@ -1,0 +1,444 @@
+"""NAB realTweets benchmark of the radar's volume detector (DESIGN §4).
+
+    python bench/nab.py --data ../shared/data/nab_realtweets --out /tmp/nab-out
+    python bench/nab.py --data ../shared/data/nab_realtweets --out /tmp/nab-out --evaluate
+
+Reads every ``*.csv`` (``timestamp,value``) in ``--data`` and writes, for each, a NAB result
+file ``timestamp,value,anomaly_score`` of the same name in ``--out``: one row per input row, the
+input's timestamp and value as they were, and the score at full float precision (``repr``).
+
+The detector is the radar's own: a :class:`detectors.surge.SurgeDetector` on the ``mentions``
+signal, built with the arguments :class:`detectors.crisis.CrisisDetector` gives its volume
+detector and the radar's default ``[detection]`` settings (warm-up 24 h, surprise 5, minimum
+excess 5), with ``bucket_seconds=300`` (NAB rows are 5-minute counts). ``--param NAME=VALUE``
+overrides a constructor argument. Scoring is strictly streaming, as the radar runs it: the score
+of row i is the reading that ``update(row i)`` returns, judged on rows 0..i-1 and row i's own
+count, before row i is learned. A gap of whole buckets between two rows is fed as ``missing``
+buckets (neither learned nor scored), so the detector's windows stay aligned with time.
+
+``--score`` maps each reading to ``anomaly_score`` in [0, 1]:
+
+* ``surge`` (default): ``SurgeDetector.score_of(reading)``, the detector's own score (grows with
+  the surprise, -log10 p, of the reported window).
+* ``magnitude``: defined here, not in the detector: 0 unless the reading triggered (surprise and
+  minimum excess reached), else ``1 - 1/ratio`` with ``ratio`` the observed over expected count of
+  the reported window (the triggered window with the largest ratio), the quantity the crisis
+  detector grades severity by (trigger on surprise, grade by magnitude). A function of the
+  reading alone: the radar could use it as it is.
+
+``--evaluate`` then scores the outputs with ``../shared/bench/nabscore.py`` for the three NAB
+profiles, (a) with the threshold optimised on all the files (in-sample, as NAB reports) and
+(b) leave-one-file-out: each file is scored at the threshold that maximises the summed raw
+score of the other files; the LOO figure is the normalised score of the sum of the held-out
+raw scores (NAB normalises a set of files the same way: sums of raw, null and perfect scores).
+The numbers, the commands that made them and the code version are merged into
+``bench/results/nab.json`` under ``--label``, and ``bench/results/nab.md`` is rewritten from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import datetime as dt
+import hashlib
+import importlib.util
+import json
+import math
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NABSCORE = ROOT.parent / "shared" / "bench" / "nabscore.py"
+DEFAULT_RESULTS = ROOT / "bench" / "results" / "nab.json"
+BUCKET_SECONDS = 300
+MAX_GAP_BUCKETS = 7 * 86_400 // BUCKET_SECONDS  # longer gaps are not filled with missing buckets
+PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
+#: Published scores on the same 5 realTweets files (DESIGN §4), for the report.
+REFERENCES = {"ARTime": 82.8, "HTM": 63.5, "Twitter ADVec": 58.4}
+LOO_AGGREGATION = (
+    "leave-one-file-out: for each file, the threshold is the one nabscore's optimise() picks on the "
+    "other files (maximum summed raw score, ties to the highest threshold); the file is scored at it; "
+    "the LOO score is 100 * (S - S_null) / (S_perfect - S_null) with S the sum of the held-out raw "
+    "scores and S_null, S_perfect summed over all files (NAB's normalisation of a set of files)"
+)
+
+Row = tuple[str, str, float]  # timestamp and value as read, anomaly score
+
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+
+# -- the detector --------------------------------------------------------------------------------
+def radar_params() -> dict[str, Any]:
+    """The volume detector's arguments as the radar builds it (default ``[detection]`` settings)."""
+    from radar.config import DetectionSettings
+
+    settings = DetectionSettings()
+    return {
+        "bucket_seconds": BUCKET_SECONDS,
+        "signal": "mentions",
+        "warmup": settings.warmup_hours * 3600.0,
+        "trigger": settings.surprise,
+        "min_excess": settings.min_excess,
+    }
+
+
+def score_surge(reading: Any) -> float:
+    """``SurgeDetector.score_of(reading)``: the detector's own score of the reading."""
+    from detectors.surge import SurgeDetector
+
+    return float(SurgeDetector.score_of(reading))
+
+
+def score_magnitude(reading: Any) -> float:
+    """0 unless the reading triggered, else ``1 - 1/ratio`` of the reported window."""
+    if reading.learning or reading.missing or not reading.triggered:
+        return 0.0
+    return 1.0 - 1.0 / max(float(reading.ratio), 1.0)
+
+
+SCORES: dict[str, Callable[[Any], float]] = {"surge": score_surge, "magnitude": score_magnitude}
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds of a timestamp (ISO 8601; UTC when it has no offset)."""
+    stamp = dt.datetime.fromisoformat(text.strip())
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.timestamp()
+
+
+def read_series(path: Path) -> tuple[list[str], list[str]]:
+    """The ``timestamp`` and ``value`` columns of a NAB data file, as text."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
+            raise ValueError(f"{path}: need columns timestamp,value (have {reader.fieldnames})")
+        stamps: list[str] = []
+        values: list[str] = []
+        for row in reader:
+            stamps.append(row["timestamp"])
+            values.append(row["value"])
+    return stamps, values
+
+
+def score_series(
+    stamps: Sequence[str],
+    values: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    score: str = "surge",
+) -> list[Row]:
+    """Stream the rows through a fresh detector; the score of row i only sees rows 0..i."""
+    from detectors.surge import SurgeDetector
+
+    kwargs = {**radar_params(), **(params or {})}
+    detector = SurgeDetector(**kwargs)
+    to_score = SCORES[score]
+    bucket = float(kwargs["bucket_seconds"])
+    signal = kwargs["signal"]
+    out: list[Row] = []
+    last: float | None = None
+    for stamp, value in zip(stamps, values, strict=True):
+        t = parse_time(stamp)
+        if last is not None:
+            gap = round((t - last) / bucket) - 1
+            for k in range(1, min(gap, MAX_GAP_BUCKETS) + 1):
+                detector.update({"t": last + k * bucket, "missing": True})
+        reading = detector.update({"t": t, signal: float(value)})
+        s = to_score(reading)
+        if not 0.0 <= s <= 1.0 or math.isnan(s):
+            raise ValueError(f"score {s!r} of row {stamp} is outside [0, 1]")
+        out.append((stamp, value, s))
+        last = t
+    return out
+
+
+def write_result(path: Path, rows: Sequence[Row]) -> None:
+    """A NAB result file: ``timestamp,value,anomaly_score`` with the score's repr."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["timestamp", "value", "anomaly_score"])
+        for stamp, value, s in rows:
+            writer.writerow([stamp, value, repr(s)])
+
+
+def run(
+    data: Path, out: Path, params: Mapping[str, Any] | None = None, score: str = "surge"
+) -> dict[str, Any]:
+    """Score every ``*.csv`` of ``data`` into ``out``; returns rows and seconds per file."""
+    files = sorted(p for p in data.glob("*.csv") if p.is_file())
+    if not files:
+        raise SystemExit(f"no *.csv in {data}")
+    if out.resolve() == data.resolve():
+        raise SystemExit("--out must differ from --data (the result files have the same names)")
+    out.mkdir(parents=True, exist_ok=True)
+    stats: dict[str, Any] = {}
+    for path in files:
+        stamps, values = read_series(path)
+        started = time.perf_counter()
+        rows = score_series(stamps, values, params, score)
+        seconds = time.perf_counter() - started
+        write_result(out / path.name, rows)
+        stats[path.name] = {"rows": len(rows), "seconds": round(seconds, 3)}
+        print(f"{path.name}: {len(rows)} rows, {seconds:.2f} s", file=sys.stderr)
+    return stats
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+def load_nabscore(path: Path) -> ModuleType:
+    """Import the shared NAB scorer from its file."""
+    spec = importlib.util.spec_from_file_location("nabscore", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("nabscore", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _threshold(t: float) -> float | None:
+    return None if math.isinf(t) else t  # None: never fire
+
+
+def evaluate(out: Path, labels: Path, data: Path, nabscore: Path) -> dict[str, Any]:
+    """In-sample and leave-one-file-out NAB scores of the result files in ``out``."""
+    ns = load_nabscore(nabscore)
+    label_map = ns.load_labels([str(labels)])
+    files = ns.load_detector(str(out), label_map, [str(data)])
+    n_windows = sum(len(f.windows) for f in files)
+    n_scorable = sum(int(f.scorable.sum()) for f in files)
+    result: dict[str, Any] = {}
+    for name in PROFILES:
+        prof = ns.PROFILES[name]
+        threshold, _ = ns.optimise(files, prof)
+        total, per = ns.score_set(files, prof, threshold)
+        in_sample = {
+            "threshold": _threshold(threshold),
+            "raw": total["raw"],
+            "normalized": total["normalized"],
+            "windows_hit": total["windows_hit"],
+            "n_windows": total["n_windows"],
+            "fp_rows": total["fp_rows"],
+            "per_file": {k: {"raw": v["raw"], "windows_hit": v["windows_hit"]} for k, v in per.items()},
+        }
+        held: dict[str, Any] = {}
+        raw_sum = 0.0
+        for i, f in enumerate(files):
+            t, train_raw = ns.optimise(files[:i] + files[i + 1 :], prof)
+            r = ns.score_file(f, prof, t)
+            raw_sum += r["raw"]
+            held[f.key] = {
+                "threshold": _threshold(t),
+                "train_raw": train_raw,
+                "raw": r["raw"],
+                "normalized": r["normalized"],
+                "windows_hit": r["windows_hit"],
+                "n_windows": r["n_windows"],
+                "fp_rows": r["fp_rows"],
+            }
+        loo = {
+            "normalized": ns.normalise(raw_sum, n_windows, n_scorable, prof),
+            "raw_sum": raw_sum,
+            "windows_hit": sum(h["windows_hit"] for h in held.values()),
+            "n_windows": n_windows,
+            "fp_rows": sum(h["fp_rows"] for h in held.values()),
+            "per_file": held,
+        }
+        result[name] = {"in_sample": in_sample, "loo": loo}
+    return result
+
+
+def _interpreter() -> str:
+    """The Python running this, relative to the project when it is the project's venv."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(ROOT))
+    except ValueError:
+        return "python"
+
+
+def _code_version(detectors_path: Path | None) -> dict[str, Any]:
+    """Git HEAD, whether detectors/ differs from it, and a hash of the detector sources used."""
+    folder = (detectors_path or ROOT) / "detectors"
+    digest = hashlib.sha256()
+    for source in sorted(folder.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    info: dict[str, Any] = {"detectors": str(folder), "detectors_sha256": digest.hexdigest()}
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "detectors"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        info["git_head"] = head.stdout.strip()
+        info["detectors_uncommitted_changes"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return info
+
+
+def _fmt_threshold(x: float | None) -> str:
+    return "never" if x is None else f"{x:.10g}"
+
+
+def _short(key: str) -> str:
+    """``realTweets/Twitter_volume_AAPL.csv`` -> ``AAPL``."""
+    return key.rsplit("_", 1)[-1].removesuffix(".csv")
+
+
+def write_markdown(path: Path, results: Mapping[str, Any]) -> None:
+    """A short table per run of ``results`` (the content of nab.json)."""
+    refs = ", ".join(f"{k} {v}" for k, v in REFERENCES.items())
+    runs = results.get("runs", {})
+    first = next(iter(runs.values()), None)
+    n_windows = first["profiles"]["standard"]["in_sample"]["n_windows"] if first else "?"
+    lines = [
+        f"# NAB realTweets (5 visible files, {n_windows} labelled windows)",
+        "",
+        f"Generated by `bench/nab.py --evaluate` from `nab.json` (commands there). Published: {refs}.",
+        "In-sample: one threshold optimised on all 5 files (NAB's way). LOO: each file scored at the",
+        "threshold optimised on the other 4; normalised from the sum of the 5 held-out raw scores.",
+        "",
+    ]
+    for label, run_ in runs.items():
+        det = run_["detector"]
+        params = ", ".join(f"{k}={v}" for k, v in det["params"].items())
+        lines += [
+            f"## {label}",
+            "",
+            f"`{det['class']}({params})`, score `{det['score']}`: {det['score_definition']}",
+            "",
+            "| profile | in-sample | threshold | hit | FP rows | LOO | LOO threshold per held-out file |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for name in PROFILES:
+            p = run_["profiles"][name]
+            ins, loo = p["in_sample"], p["loo"]
+            thr = ", ".join(
+                f"{_short(k)}: {_fmt_threshold(h['threshold'])}" for k, h in loo["per_file"].items()
+            )
+            hit = f"{ins['windows_hit']}/{ins['n_windows']}"
+            lines.append(
+                f"| {name} | {ins['normalized']:.2f} | {_fmt_threshold(ins['threshold'])} | {hit} | "
+                f"{ins['fp_rows']} | {loo['normalized']:.2f} | {thr} |"
+            )
+        rt = run_["runtime"]
+        lines += [
+            "",
+            f"{rt['rows']} rows scored in {rt['detect_seconds']:.2f} s "
+            f"({rt['us_per_row']:.1f} µs/row); evaluation {rt['evaluate_seconds']:.2f} s.",
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+# -- command line --------------------------------------------------------------------------------
+def _parse_param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--param needs NAME=VALUE, got {text!r}")
+    try:
+        parsed = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        parsed = value.strip()
+    return name.strip(), parsed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--data", type=Path, required=True, help="folder of NAB data CSVs (timestamp,value)")
+    ap.add_argument("--out", type=Path, required=True, help="folder for the result CSVs")
+    ap.add_argument("--score", choices=sorted(SCORES), default="surge", help="reading -> anomaly_score")
+    ap.add_argument(
+        "--param",
+        type=_parse_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="SurgeDetector argument overriding the radar's (repeatable; Python literal)",
+    )
+    ap.add_argument(
+        "--detectors-path",
+        type=Path,
+        help="import the detectors package from this folder instead (a scratch copy being measured)",
+    )
+    ap.add_argument("--evaluate", action="store_true", help="score the outputs with nabscore (3 profiles)")
+    ap.add_argument("--labels", type=Path, help="NAB windows JSON (default: DATA/labels_visible.json)")
+    ap.add_argument("--nabscore", type=Path, default=DEFAULT_NABSCORE, help="path of nabscore.py")
+    ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="JSON merged into (and .md)")
+    ap.add_argument("--label", help="name of this run in the results (default: the --score name)")
+    a = ap.parse_args(args_list)
+
+    if a.detectors_path is not None:
+        sys.path.insert(0, str(a.detectors_path.resolve()))
+    params = dict(a.param)
+    started = time.perf_counter()
+    stats = run(a.data, a.out, params, a.score)
+    detect_seconds = time.perf_counter() - started
+    if not a.evaluate:
+        return 0
+
+    started = time.perf_counter()
+    labels = a.labels or a.data / "labels_visible.json"
+    profiles = evaluate(a.out, labels, a.data, a.nabscore)
+    evaluate_seconds = time.perf_counter() - started
+    rows = sum(s["rows"] for s in stats.values())
+    import detectors.surge
+
+    score_doc = (SCORES[a.score].__doc__ or "").strip()
+    run_record = {
+        "commands": [shlex.join([_interpreter(), "bench/nab.py", *args_list])],
+        "detector": {
+            "class": "detectors.surge.SurgeDetector",
+            "module": detectors.surge.__file__,
+            "params": {**radar_params(), **params},
+            "score": a.score,
+            "score_definition": score_doc,
+            "streaming": "score of row i = SurgeDetector.update(row i) reading (judged before learning)",
+        },
+        "code": _code_version(a.detectors_path.resolve() if a.detectors_path else None),
+        "runtime": {
+            "rows": rows,
+            "detect_seconds": round(detect_seconds, 3),
+            "us_per_row": round(1e6 * detect_seconds / max(rows, 1), 2),
+            "evaluate_seconds": round(evaluate_seconds, 3),
+            "files": stats,
+        },
+        "profiles": profiles,
+    }
+    results: dict[str, Any] = {}
+    if a.results.exists():
+        results = json.loads(a.results.read_text(encoding="utf-8"))
+    results["benchmark"] = "NAB realTweets, 5 visible files, labels_visible.json, nabscore.py (3 profiles)"
+    results["loo_aggregation"] = LOO_AGGREGATION
+    results["references"] = REFERENCES
+    results.setdefault("runs", {})[a.label or a.score] = run_record
+    a.results.parent.mkdir(parents=True, exist_ok=True)
+    a.results.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    write_markdown(a.results.with_suffix(".md"), results)
+    for name in PROFILES:
+        p = profiles[name]
+        thr = {_short(k): v["threshold"] for k, v in p["loo"]["per_file"].items()}
+        print(
+            f"{name:<20} in-sample {p['in_sample']['normalized']:7.2f} "
+            f"(threshold {p['in_sample']['threshold']})  LOO {p['loo']['normalized']:7.2f}  {thr}"
+        )
+    print(f"results: {a.results} and {a.results.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
