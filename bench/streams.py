@@ -10,7 +10,8 @@ Runs ``--streams`` streams through one simulated day of 1-minute buckets in the 
   one bucket of every stream: windows, ``CrisisDetector.update``, terms baseline, the recent buckets
   kept for the why of alerts, escalation, the per-stream figures) divided by the number of streams;
   the median, p95, mean and max over the ticks. Garbage collections that happen inside a tick are
-  included (and reported separately too).
+  included (and reported separately too), and so is the GC time of the whole day (most collections are
+  triggered by the mentions going in, but their cost grows with the state every stream keeps).
 * **the detector alone**: ``CrisisDetector.update`` on the same counts, one detector per stream, timed
   the same way (the per-call loop and the feature dict are included: about 0.2 µs).
 * **a metrics scrape**: ``RadarMetrics.exposition()`` (which reads every stream's sample), per stream,
@@ -241,7 +242,14 @@ def create_streams(pipeline: Pipeline, names: Sequence[str], at: float) -> None:
     """Create the streams the way mentions do: one mention carrying ``stream`` each."""
     when = datetime.fromtimestamp(at, UTC)
     for name in names:
-        mention = Mention(id=f"{name}-hello", created_at=when, text="hello radar", stream=name, sentiment=0.0)
+        record = {
+            "id": f"{name}-hello",
+            "created_at": when,
+            "text": "hello radar",
+            "stream": name,
+            "sentiment": 0.0,
+        }
+        mention = Mention.model_validate(record)
         if pipeline.ingest(mention) != "accepted":
             raise RuntimeError(f"stream {name} was not created")
 
@@ -397,14 +405,22 @@ def run_variant(v: Variant) -> dict[str, Any]:
     started = time.perf_counter()
     rss0 = rss_bytes()
     if v.what == "pipeline":
-        out.update(_time_pipeline(v, names, classes, total, negative, detectors, terms, day_start, rng))
+        out.update(_time_pipeline(v, names, classes, total, negative, detectors, terms, day_start, rng, rss0))
     else:
-        out.update(_time_detector(v, classes, total, negative, detectors, day_start))
-    rss1 = rss_bytes()
-    if rss0 is not None and rss1 is not None:
-        out["memory"]["rss_kb_per_stream"] = round((rss1 - rss0) / v.streams / 1024, 2)
+        out.update(_time_detector(v, classes, total, negative, detectors, day_start, rss0))
     out["wall_seconds"] = round(time.perf_counter() - started, 1)
     return out
+
+
+def rss_growth_kb(rss0: int | None, streams: int) -> float | None:
+    """RSS growth since ``rss0`` per stream, KB (taken while the streams' state is alive)."""
+    rss1 = rss_bytes()
+    return None if rss0 is None or rss1 is None else round((rss1 - rss0) / streams / 1024, 2)
+
+
+def by_hour(per_tick: list[float]) -> list[float]:
+    """Median per-stream µs of each hour's ticks (the day has a rhythm: busy hours cost more)."""
+    return [round(statistics.median(per_tick[h : h + 60]), 1) for h in range(0, len(per_tick), 60)]
 
 
 def _time_pipeline(
@@ -417,6 +433,7 @@ def _time_pipeline(
     terms: list[bytes],
     day_start: float,
     rng: np.random.Generator,
+    rss0: int | None,
 ) -> dict[str, Any]:
     pipeline = new_pipeline(v.streams)
     create_streams(pipeline, names, day_start)
@@ -451,15 +468,20 @@ def _time_pipeline(
     if closed != streams:
         raise RuntimeError(f"only {closed} of {streams} streams closed buckets")
     learning = sum(s.learning for s in pipeline.streams.values())
+    rss_kb = rss_growth_kb(rss0, streams)  # before the measurements below make garbage of their own
+    memory = memory_per_stream(pipeline, names, v.sample)
+    memory["rss_kb_per_stream"] = rss_kb
     return {
         "cpu_us_per_stream_bucket": summary(ticks),
+        "cpu_us_per_stream_bucket_by_hour": by_hour(ticks),
         "gc_us_per_stream_bucket_in_ticks": round(statistics.fmean(gc_in_ticks), 2),
+        "gc_us_per_stream_bucket_whole_run": round(gct.seconds / (streams * v.minutes) * 1e6, 2),
         "gc_seconds_whole_run": round(gct.seconds, 2),
         "gc_collections": dict(zip(("gen0", "gen1", "gen2"), gct.collections, strict=True)),
         "scrape_us_per_stream": summary(scrapes) if scrapes else None,
         "streams_learning_at_end": learning,
         "incidents_opened": incidents,
-        "memory": memory_per_stream(pipeline, names, v.sample),
+        "memory": memory,
     }
 
 
@@ -470,6 +492,7 @@ def _time_detector(
     negative: np.ndarray,
     detectors: list[bytes],
     day_start: float,
+    rss0: int | None,
 ) -> dict[str, Any]:
     if detectors:
         dets = [pickle.loads(detectors[c]) for c in classes.tolist()]
@@ -487,12 +510,14 @@ def _time_detector(
             for det, c, n in zip(dets, row, neg, strict=True):
                 det.update({"t": t, "mentions": float(c), "negative": float(n)})
             ticks.append((time.process_time() - t0) / v.streams * 1e6)
+    rss_kb = rss_growth_kb(rss0, v.streams)
     chosen: list[CrisisDetector] = dets[:: max(1, len(dets) // v.sample)][: v.sample]
     return {
         "cpu_us_per_stream_bucket": summary(ticks),
+        "cpu_us_per_stream_bucket_by_hour": by_hour(ticks),
         "gc_seconds_whole_run": round(gct.seconds, 2),
         "streams_learning_at_end": sum(d.learning for d in dets),
-        "memory": {"detector": sizes(chosen, len(chosen))},
+        "memory": {"detector": sizes(chosen, len(chosen)), "rss_kb_per_stream": rss_kb},
     }
 
 
@@ -535,13 +560,14 @@ def report_line(r: dict[str, Any]) -> str:
     if r["what"] == "pipeline":
         head += (
             f" (GC {r['gc_us_per_stream_bucket_in_ticks']:.2f}); memory/stream: "
-            f"RSS {mem.get('rss_kb_per_stream', float('nan')):.1f} KB, "
+            f"RSS {mem['rss_kb_per_stream'] or float('nan'):.1f} KB, "
             f"tracemalloc {mem['tracemalloc_kb_per_stream']:.1f} KB, "
             f"pickled {mem['pickled_kb_per_stream']:.1f} KB"
         )
     else:
         d = mem["detector"]
-        head += f"; detector {d['kb']:.1f} KB ({d['pickled_kb']:.1f} KB pickled)"
+        head += f"; detector {d['kb']:.1f} KB ({d['pickled_kb']:.1f} KB pickled), RSS "
+        head += f"{mem['rss_kb_per_stream'] or float('nan'):.1f} KB"
     return head
 
 
