@@ -16,8 +16,9 @@ Runs ``--streams`` streams through one simulated day of 1-minute buckets in the 
   the same way (the per-call loop and the feature dict are included: about 0.2 µs).
 * **a metrics scrape**: ``RadarMetrics.exposition()`` (which reads every stream's sample), per stream,
   timed outside the ticks every hour of the day.
-* **memory per stream**: RSS growth of the process from before the streams existed to the end of the
-  day, divided by the streams; the tracemalloc size of the per-stream state (the unpickled
+* **memory per stream**, at 17:00 (after the busiest four hours, which the recent buckets then hold)
+  and at the end of the day: RSS growth of the process since before the streams existed, divided by
+  the streams; the tracemalloc size of the per-stream state (the unpickled
   ``StreamState`` of a sample of streams, plus the windower, escalation policy and registry divided
   by the streams), with its parts; and the pickled size of the same (what a checkpoint holds).
 
@@ -72,6 +73,9 @@ DAY_MINUTES = 1440
 PRETRAIN_DAYS = 2
 #: Monday 2 March 2026, 00:00 UTC: the first simulated day.
 DAY0 = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
+#: Minute of the day when the state is measured a first time: the recent buckets then cover 13:00-17:00,
+#: the busiest four hours of the daily rhythm (the end of the day, the second measurement, is quieter).
+BUSY_MINUTE = 17 * 60
 TARGET_CPU_US = 50.0
 TARGET_MEMORY_KB = 50.0
 PICKLE_PROTOCOL = 5  # as radar.checkpoint
@@ -448,8 +452,16 @@ def _time_pipeline(
     scrapes: list[float] = []
     incidents: dict[str, int] = {}
     streams = v.streams
+    busy: dict[str, Any] | None = None
     with GcTimer() as gct:
         for m in range(v.minutes):
+            if m == BUSY_MINUTE:  # between ticks, not timed
+                rss_kb = rss_growth_kb(rss0, streams)
+                busy = {
+                    "at": "17:00",
+                    **memory_per_stream(pipeline, names, v.sample),
+                    "rss_kb_per_stream": rss_kb,
+                }
             start = day_start + m * BUCKET_SECONDS
             feeder.feed(start, total[m], negative[m])
             gc_before = gct.seconds
@@ -482,6 +494,7 @@ def _time_pipeline(
         "streams_learning_at_end": learning,
         "incidents_opened": incidents,
         "memory": memory,
+        "memory_busy_hours": busy,
     }
 
 
