@@ -28,12 +28,13 @@ Severities are integers: 0 calm, 1 watch, 2 warning, 3 crisis.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from river import base
 
 from detectors.binomial import upper_surprise as share_surprise
+from detectors.negbin import upper_surprise
 from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
@@ -54,6 +55,17 @@ class Assessment:
     share: float  # negative share over the window that fired (or this bucket)
     share_baseline: float
     score: float  # crisis score in [0, 1]
+    #: a negative surge over a long window that an emerging topic would confirm (see
+    #: :meth:`CrisisDetector.confirm_topic`): the minutes of that window, 0 when none
+    topic_window: int = 0
+    topic: str = ""  # the emerging term, once the caller has looked
+    topic_surprise: float = 0.0
+    by_topic: bool = False  # the level was raised to warning by the emerging topic
+
+    @property
+    def topic_candidate(self) -> bool:
+        """True when the level below warning would be raised by an emerging negative topic."""
+        return self.topic_window > 0 and self.severity < WARNING
 
 
 class CrisisDetector(base.AnomalyDetector):
@@ -78,6 +90,15 @@ class CrisisDetector(base.AnomalyDetector):
     share_surprise
         Minimum -log10 binomial tail of the negatives among all mentions of the window, under the
         usual share (3: one in a thousand).
+    topic_trigger
+        Surprise (-log10 p) of a term's count against its usual frequency at which an emerging
+        topic confirms a sustained negative surge (:meth:`confirm_topic`).
+    topic_windows
+        Windows (minutes) on which a sustained negative surge is looked for: negatives at least
+        ``watch_ratio`` times expected with surprise ``topic_min_surprise``, and a negative share
+        up (as for a crisis) with binomial surprise ``topic_share_surprise``.
+    topic_min_surprise, topic_share_surprise
+        See ``topic_windows``: deliberately weak evidence, which the topic must confirm.
     silent_after
         Seconds of empty buckets (when at least ``silent_min_expected`` mentions were expected)
         after which the source is declared silent.
@@ -95,6 +116,10 @@ class CrisisDetector(base.AnomalyDetector):
         share_lift: float = 0.05,
         share_ratio: float = 1.25,
         share_surprise: float = 3.0,
+        topic_trigger: float = 20.0,
+        topic_windows: tuple[int, ...] = (60, 240),
+        topic_min_surprise: float = 1.0,
+        topic_share_surprise: float = 2.0,
         silent_after: float = 1800.0,
         silent_min_expected: float = 10.0,
         windows: tuple[int, ...] = DEFAULT_WINDOWS,
@@ -117,6 +142,10 @@ class CrisisDetector(base.AnomalyDetector):
         self.share_lift = share_lift
         self.share_ratio = share_ratio
         self.share_surprise = share_surprise
+        self.topic_trigger = topic_trigger
+        self.topic_windows = tuple(w for w in topic_windows if w in windows)
+        self.topic_min_surprise = topic_min_surprise
+        self.topic_share_surprise = topic_share_surprise
         self.silent_after = silent_after
         self.silent_min_expected = silent_min_expected
         self.windows = windows
@@ -186,7 +215,13 @@ class CrisisDetector(base.AnomalyDetector):
             self._volume.mark_missing(self._volume.zero_run)
             self._negative.mark_missing(self._volume.zero_run)
         assessment = self._assess(x, vol, neg, self._volume.current_sums())
-        if assessment.severity == CALM and not assessment.buzz and not x.get("missing") and not self._silent:
+        if (
+            assessment.severity == CALM
+            and not assessment.buzz
+            and not assessment.topic_window
+            and not x.get("missing")
+            and not self._silent
+        ):
             a = self._share_alpha
             self._share_neg += a * (float(x.get("negative") or 0.0) - self._share_neg)
             self._share_all += a * (mentions - self._share_all)
@@ -238,7 +273,69 @@ class CrisisDetector(base.AnomalyDetector):
         buzz = severity < WARNING and vol.triggered and vol.ratio >= self.watch_ratio
         score = SurgeDetector.score_of(neg) if severity else 0.0
         kind = "crisis" if severity else ("buzz" if buzz else "")
-        return Assessment(vol.t, severity, kind, buzz, False, False, vol, neg, share, baseline, score)
+        topic_window = self._sustained_window(totals, baseline) if severity < WARNING else 0
+        return Assessment(
+            vol.t, severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window
+        )
+
+    def _sustained_window(self, totals: list[float], baseline: float) -> int:
+        """The first of ``topic_windows`` holding a sustained (if weak) negative surge, or 0.
+
+        Uses the negatives' windows as learned (this bucket included), so only after ``update``.
+        """
+        minutes = self._negative.window_minutes
+        for w in self.topic_windows:
+            observed, expected, dispersion = self._negative.window(w)
+            if observed < expected * self.watch_ratio or observed - expected < self.min_excess:
+                continue
+            total = totals[minutes.index(w)]
+            share = _ratio(observed, total)
+            if (
+                share >= baseline * self.share_ratio
+                and share - baseline >= self.share_lift
+                and upper_surprise(observed, expected, dispersion) >= self.topic_min_surprise
+                and share_surprise(observed, total, baseline) >= self.topic_share_surprise
+            ):
+                return w
+        return 0
+
+    def confirm_topic(self, a: Assessment, term: str, surprise: float) -> Assessment:
+        """Raise a sustained negative surge to warning when a topic is emerging with it.
+
+        A slow burn builds for hours before its negatives are twice the usual; what gives it away
+        early is that people start talking about something new (the caller measures that: how
+        surprising the most unusual term of the last hour is against the stream's usual terms). When
+        ``a`` is a :attr:`~Assessment.topic_candidate` and ``surprise`` reaches ``topic_trigger``,
+        the level becomes warning; the topic is recorded either way.
+
+        >>> det = CrisisDetector(bucket_seconds=60, warmup=3600)
+        >>> for i in range(24 * 60):
+        ...     a = det.update({"t": i * 60.0, "mentions": 20.0, "negative": 4.0})
+        >>> for i in range(24 * 60, 24 * 60 + 60):
+        ...     a = det.update({"t": i * 60.0, "mentions": 24.0, "negative": 7.0})
+        >>> a.severity < 2, a.topic_candidate
+        (True, True)
+        >>> det.confirm_topic(a, "recall", 35.0).severity
+        2
+        >>> det.confirm_topic(a, "today", 4.0).severity < 2
+        True
+        """
+        if not a.topic_candidate:
+            return replace(a, topic=term, topic_surprise=surprise) if term else a
+        if surprise < self.topic_trigger:
+            return replace(a, topic=term, topic_surprise=surprise)
+        o, e, _ = self._negative.window(a.topic_window)
+        score = max(a.score, 1.0 - 1.0 / max(o / max(e, 1e-9), 1.0))
+        return replace(
+            a,
+            severity=WARNING,
+            kind="crisis",
+            buzz=False,
+            topic=term,
+            topic_surprise=surprise,
+            by_topic=True,
+            score=score,
+        )
 
 
 def _ratio(a: float, b: float) -> float:

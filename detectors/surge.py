@@ -195,6 +195,11 @@ class SurgeDetector(base.AnomalyDetector):
         """Observed sums per window over the buckets learned so far (the last one included)."""
         return list(self._sum_o)
 
+    def window(self, minutes: int) -> tuple[float, float, float]:
+        """Observed sum, expected sum and dispersion of the ``minutes`` window over the buckets learned."""
+        i = self._minutes.index(minutes)
+        return self._sum_o[i], self._sum_e[i], self._dispersion(i)
+
     def window_sums(self, observed: float, expected: float) -> tuple[list[float], list[float]]:
         """Observed and expected sums per window over the last buckets plus a new one (not learned)."""
         o = list(self._sum_o)

@@ -35,6 +35,8 @@ from radar.windows import Bucket, Post, Windower
 
 #: How far back the why of an alert looks for terms and posts.
 RECENT_SECONDS = 4 * 3600
+#: The window in which an emerging topic is looked for (confirming a sustained negative surge).
+TOPIC_SECONDS = 3600
 #: Resolved incidents kept in memory (the incident store keeps them all).
 HISTORY = 10_000
 
@@ -322,13 +324,15 @@ class Pipeline:
         a = state.detector.update(
             {"t": bucket.start, "mentions": bucket.weighted, "negative": bucket.weighted_negative}
         )
-        state.last = a
         if bucket.mentions:
             state.recent.append(bucket)
         horizon = bucket.end - RECENT_SECONDS
         while state.recent and state.recent[0].start < horizon:
             state.recent.popleft()
-        if a.severity == 0 and not a.buzz and not a.silent and not a.learning:
+        if a.topic_candidate:
+            a = state.detector.confirm_topic(a, *self._emerging(state, bucket.end))
+        state.last = a
+        if a.severity == 0 and not a.buzz and not a.silent and not a.learning and not a.topic_window:
             state.terms.learn(bucket.terms, bucket.mentions)
         self._record(state, bucket, a)
         at = datetime.fromtimestamp(bucket.end, UTC)
@@ -371,6 +375,19 @@ class Pipeline:
         state.last_mentions = bucket.mentions
         state.last_negative = bucket.negative
 
+    def _emerging(self, state: StreamState, end: float) -> tuple[str, float]:
+        """The most unusual term of the stream's last hour against its usual terms, and its surprise."""
+        since = end - TOPIC_SECONDS
+        terms: dict[str, int] = {}
+        mentions = 0
+        for b in reversed(state.recent):
+            if b.start < since:
+                break
+            mentions += b.mentions
+            for term, count in b.terms.items():
+                terms[term] = terms.get(term, 0) + count
+        return state.terms.emerging(terms, mentions)
+
     def _why(self, state: StreamState, a: Assessment, kind: str, end: float) -> dict[str, Any]:
         """Why the stream looks the way it does: the figures people need to judge an alert."""
         reading = a.volume if kind == "buzz" else a.negative
@@ -405,11 +422,19 @@ class Pipeline:
             "negative_share": round(a.share, 3),
             "negative_share_baseline": round(a.share_baseline, 3),
             "surprise": round(reading.surprise, 1),
-            "slow_burn": reading.by_cusum,
+            "slow_burn": reading.by_cusum or a.by_topic,
+            "topic": _topic(a),
             "top_terms": state.terms.surging(terms, total),
             "top_posts": [p.to_json() for p in posts],
             "learning": a.learning,
         }
+
+
+def _topic(a: Assessment) -> dict[str, Any] | None:
+    """The emerging topic looked at for this bucket (a sustained negative surge), if any."""
+    if not a.topic:
+        return None
+    return {"term": a.topic, "surprise": round(a.topic_surprise, 1), "raised_to_warning": a.by_topic}
 
 
 def _expected_total(a: Assessment) -> float:

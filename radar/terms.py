@@ -12,12 +12,15 @@ terms of a recent window by their lift over that baseline.
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from scipy.special import gammainc
 
 #: Links, handles (whole, so no fragment of one leaks out) or words; only words fill the group.
 _TOKEN = re.compile(r"https?://\S+|@[\w'’-]*|#?([^\W\d_][\w'’-]*)")
@@ -89,6 +92,29 @@ class TermBaseline:
         for term, count in terms.items():
             self._cells[self._cell(term)] += count * inc
 
+    def emerging(self, recent: Mapping[str, int], mentions: int) -> tuple[str, float]:
+        """The term of a recent window least explained by the usual frequencies, with its surprise.
+
+        The surprise is ``-log10`` of the Poisson tail of the term's count given its usual share of
+        ``mentions`` (smoothed as in :meth:`surging`); only terms seen at least 3 times count. A
+        topic that a stream's people do not usually talk about scores tens; everyday terms score
+        below 10 on the scenario model.
+        """
+        if mentions <= 0:
+            return "", 0.0
+        prior = 1.0 / max(self._mentions, 50.0)
+        best, best_term = 0.0, ""
+        for term, count in recent.items():
+            if count < 3:
+                continue
+            mean = (self.frequency(term) + prior) * mentions
+            if count < mean + 2.0:
+                continue
+            s = poisson_surprise(count, mean)
+            if s > best or (s == best and term < best_term):
+                best, best_term = s, term
+        return best_term, best
+
     def surging(self, recent: Mapping[str, int], mentions: int, top: int = 5) -> list[dict[str, Any]]:
         """Terms of a recent window ranked by lift over the usual frequency (count >= 3)."""
         if mentions <= 0:
@@ -106,6 +132,18 @@ class TermBaseline:
         return [
             {"term": term, "count": count, "lift": round(lift, 1)} for _, lift, term, count in ranked[:top]
         ]
+
+
+def poisson_surprise(count: float, mean: float) -> float:
+    """``-log10 P(X >= count)`` for ``X ~ Poisson(mean)``; 0 where ``count <= mean``.
+
+    >>> round(poisson_surprise(10, 1.0), 1)
+    7.0
+    """
+    if count <= mean or count <= 0:
+        return 0.0
+    p = float(gammainc(count, max(mean, 1e-12)))  # regularised lower gamma: P(X >= count), integer count
+    return -math.log10(max(p, 1e-300))
 
 
 def count_terms(texts: Iterable[list[str]]) -> Counter[str]:

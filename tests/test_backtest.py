@@ -82,12 +82,12 @@ def test_every_crisis_is_caught(backtest: tuple[dict[str, Any], dict[str, Any], 
             if i["stream"] == event["stream"] and i["kind"] == "crisis" and _overlaps(i, start, end)
         ]
         assert hits, f"missed {event['description']}"
-        if event["kind"] == "slow_burn":
-            continue  # reaches watch today; warning within 2 h is the target of the detection-quality work
         warned = [c for i in hits for c in i["levels"] if c["level"] in WARNING_AT_LEAST]
         assert warned, f"{event['description']}: never reached warning"
         delay = _ts(warned[0]["at"]) - start
-        assert delay <= timedelta(minutes=30), f"{event['description']}: warning only after {delay}"
+        # a slow burn's negatives are only ~1.6x normal after 2 h: its emerging topic gives it away
+        limit = timedelta(hours=2) if event["kind"] == "slow_burn" else timedelta(minutes=30)
+        assert delay <= limit, f"{event['description']}: warning only after {delay}"
         if event["kind"] == "sudden_crisis":
             assert delay <= timedelta(minutes=10)
 

@@ -235,3 +235,55 @@ def test_negative_share_is_over_the_window_that_was_judged() -> None:
         assert a.share == pytest.approx(share), (i, k)
         windows.add(k)
     assert max(windows) > 1  # multi-bucket windows were judged
+
+
+# -- slow burns: a sustained negative surge confirmed by an emerging topic ------------------------------
+def _slow_burn(det: CrisisDetector, minutes: int, history: int) -> list[Any]:
+    """Learn ``history`` calm minutes, then ramp the negatives up to ~2.2x over ``minutes`` (volume ~1.3x)."""
+    series = _calm_series(history + minutes)
+    for x in series[:history]:
+        det.update(x)
+    rng = np.random.default_rng(5)
+    out = []
+    for i, x in enumerate(series[history:]):
+        f = i / minutes
+        extra_negative = float(rng.poisson(x["mentions"] * 0.2 * 1.2 * f + 0.01))
+        extra = extra_negative + float(rng.poisson(x["mentions"] * 0.1 * f + 0.01))
+        bucket = {**x, "mentions": x["mentions"] + extra, "negative": x["negative"] + extra_negative}
+        out.append(det.update(bucket))
+    return out
+
+
+def test_sustained_negative_surge_is_a_topic_candidate_below_warning() -> None:
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    ramp = _slow_burn(det, 240, 2 * 1440 + 600)
+    candidates = [a for a in ramp if a.topic_candidate]
+    assert candidates, "a sustained negative surge went unnoticed"
+    first = candidates[0]
+    assert first.severity < WARNING and first.topic_window in det.topic_windows
+    assert ramp.index(first) >= 60  # it takes a sustained surge, not one noisy minute
+    # a new topic in the last hour raises it to warning; everyday chatter does not
+    raised = det.confirm_topic(first, "recall", det.topic_trigger + 1)
+    assert (raised.severity, raised.kind, raised.by_topic) == (WARNING, "crisis", True)
+    assert raised.topic == "recall"
+    assert 0 < raised.score <= 1
+    kept = det.confirm_topic(first, "today", det.topic_trigger - 1)
+    assert kept.severity == first.severity and not kept.by_topic and kept.topic == "today"
+
+
+def test_calm_is_rarely_and_positive_buzz_never_a_topic_candidate() -> None:
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    calm = [det.update(x) for x in _calm_series(4 * 1440)][1440:]
+    assert sum(a.topic_candidate for a in calm) / len(calm) < 0.01  # the topic must confirm it
+    t0 = 4 * 1440 * MINUTE
+    buzz = [det.update({"t": t0 + i * MINUTE, "mentions": 40.0, "negative": 3.0}) for i in range(120)]
+    assert not any(a.topic_candidate for a in buzz)
+    assert det.confirm_topic(buzz[-1], "launch", 200.0).severity < WARNING
+
+
+def test_a_topic_candidate_does_not_teach_the_negative_share() -> None:
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    ramp = _slow_burn(det, 240, 2 * 1440 + 600)
+    before = ramp[0].share_baseline
+    assert any(a.topic_candidate for a in ramp)
+    assert det.share_baseline == pytest.approx(before, abs=0.01)
