@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from detectors.severity import PeakSeverity
 from detectors.surge import SurgeDetector
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,12 +92,34 @@ def test_truncating_the_input_leaves_earlier_scores_unchanged(tmp_path: Path, sc
 
 def test_row_score_is_judged_before_the_row_is_learned(tmp_path: Path) -> None:
     data = _write_series(tmp_path / "series.csv")
-    rows = nab.score_series([t for t, _ in data], [v for _, v in data])
+    rows = nab.score_series([t for t, _ in data], [v for _, v in data], score="surge")
     detector = SurgeDetector(**nab.radar_params())
     for i, (stamp, value) in enumerate(data):
         x: dict[Hashable, Any] = {"t": nab.parse_time(stamp), "mentions": float(value)}
         assert rows[i][2] == detector.score_one(x)
         detector.learn_one(x)
+
+
+def test_default_score_is_the_detector_layers_severity_of_each_reading(tmp_path: Path) -> None:
+    data = _write_series(tmp_path / "series.csv")
+    rows = nab.score_series(
+        [t for t, _ in data], [v for _, v in data], {"trigger": 4.0, "severity.half_life": 3600.0}
+    )
+    detector = SurgeDetector(**{**nab.radar_params(), "trigger": 4.0})
+    grader = PeakSeverity(half_life=3600.0)
+    expected = [
+        grader.update(detector.update({"t": nab.parse_time(t), "mentions": float(v)})) for t, v in data
+    ]
+    assert [s for _, _, s in rows] == expected
+    assert max(expected) == 1.0  # the series' first surge
+
+
+def test_nested_grid_is_every_combination() -> None:
+    grid = [("trigger", (3.0, 5.0)), ("severity.half_life", (1, 2, 3))]
+    configs = nab.grid_configs(grid)
+    assert len(configs) == 6
+    assert configs[0] == {"trigger": 3.0, "severity.half_life": 1}
+    assert configs[-1] == {"trigger": 5.0, "severity.half_life": 3}
 
 
 def test_scores_are_written_at_full_precision(tmp_path: Path) -> None:
