@@ -2,6 +2,8 @@
 
     python bench/nab.py --data ../shared/data/nab_realtweets --out /tmp/nab-out
     python bench/nab.py --data ../shared/data/nab_realtweets --out /tmp/nab-out --evaluate
+    python bench/nab.py --data ../shared/data/nab_realtweets --out /tmp/nab-out --evaluate --nested \
+        --grid trigger=3.0,5.0,8.0 --grid severity.half_life=86400.0,172800.0,259200.0,432000.0
 
 Reads every ``*.csv`` (``timestamp,value``) in ``--data`` and writes, for each, a NAB result
 file ``timestamp,value,anomaly_score`` of the same name in ``--out``: one row per input row, the
@@ -18,8 +20,14 @@ buckets (neither learned nor scored), so the detector's windows stay aligned wit
 
 ``--score`` maps each reading to ``anomaly_score`` in [0, 1]:
 
-* ``surge`` (default): ``SurgeDetector.score_of(reading)``, the detector's own score (grows with
-  the surprise, -log10 p, of the reported window).
+* ``severity`` (default): the detector layer's severity, :class:`detectors.severity.PeakSeverity`
+  fed every reading with the detector's window excesses (``SurgeDetector.current_excesses()``
+  after the update): 0 unless the reading triggered, else the mean over the windows of
+  ``excess / (excess + reference)``, the reference being the stream's largest earlier triggered
+  excess in that window, decayed with ``half_life``. ``--param severity.NAME=VALUE`` sets a
+  ``PeakSeverity`` argument. Trigger on surprise, grade by the size of the excess.
+* ``surge``: ``SurgeDetector.score_of(reading)``, the detector's own score (grows with the
+  surprise, -log10 p, of the reported window; saturates, so a threshold cannot grade by it).
 * ``magnitude``: defined here, not in the detector: 0 unless the reading triggered (surprise and
   minimum excess reached), else ``1 - 1/ratio`` with ``ratio`` the observed over expected count of
   the reported window (the triggered window with the largest ratio), the quantity the crisis
@@ -33,6 +41,12 @@ score of the other files; the LOO figure is the normalised score of the sum of t
 raw scores (NAB normalises a set of files the same way: sums of raw, null and perfect scores).
 The numbers, the commands that made them and the code version are merged into
 ``bench/results/nab.json`` under ``--label``, and ``bench/results/nab.md`` is rewritten from it.
+
+``--nested --grid NAME=V1,V2,...`` (repeatable) runs every combination of the grid values
+(``--param`` names, into ``OUT/gNN/``) and reports **nested** leave-one-file-out: for each
+held-out file, the configuration AND the threshold are chosen together on the other files, and
+the held-out file is scored with them. Any parameter chosen by looking at NAB scores must be
+reported this way; plain LOO is honest only for a configuration fixed in advance.
 """
 
 from __future__ import annotations
@@ -90,18 +104,19 @@ def radar_params() -> dict[str, Any]:
     }
 
 
-Scorer = Callable[[Any], float]  # reading -> anomaly_score, called on every reading in order
+Scorer = Callable[[Any, Any], float]  # (reading, detector after its update) -> anomaly_score, in order
 SEVERITY_PREFIX = "severity."  # --param severity.NAME=VALUE goes to the severity grader
 
 
 def score_severity(options: Mapping[str, Any]) -> Scorer:
-    """``PeakSeverity(**options).update(reading)``: 0 unless the reading triggered, else its excess
-    over normal against the stream's decayed earlier peak excess, ``excess / (excess + reference)``
-    (``detectors.severity``)."""
+    """``PeakSeverity(**options).update(reading, detector.current_excesses())``
+    (``detectors.severity``): 0 unless the reading triggered, else the mean over the detector's
+    windows of ``excess / (excess + reference)``, the reference being the window's largest earlier
+    triggered excess, decayed with the half-life."""
     from detectors.severity import PeakSeverity
 
     grader = PeakSeverity(**options)
-    return grader.update
+    return lambda reading, detector: grader.update(reading, detector.current_excesses())
 
 
 def score_surge(options: Mapping[str, Any]) -> Scorer:
@@ -109,14 +124,14 @@ def score_surge(options: Mapping[str, Any]) -> Scorer:
     from detectors.surge import SurgeDetector
 
     _no_options("surge", options)
-    return lambda reading: float(SurgeDetector.score_of(reading))
+    return lambda reading, _detector: float(SurgeDetector.score_of(reading))
 
 
 def score_magnitude(options: Mapping[str, Any]) -> Scorer:
     """0 unless the reading triggered, else ``1 - 1/ratio`` of the reported window."""
     _no_options("magnitude", options)
 
-    def magnitude(reading: Any) -> float:
+    def magnitude(reading: Any, _detector: Any) -> float:
         if reading.learning or reading.missing or not reading.triggered:
             return 0.0
         return 1.0 - 1.0 / max(float(reading.ratio), 1.0)
@@ -193,7 +208,7 @@ def score_series(
             for k in range(1, min(gap, MAX_GAP_BUCKETS) + 1):
                 detector.update({"t": last + k * bucket, "missing": True})
         reading = detector.update({"t": t, signal: float(value)})
-        s = to_score(reading)
+        s = to_score(reading, detector)
         if not 0.0 <= s <= 1.0 or math.isnan(s):
             raise ValueError(f"score {s!r} of row {stamp} is outside [0, 1]")
         out.append((stamp, value, s))

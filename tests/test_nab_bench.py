@@ -107,9 +107,10 @@ def test_default_score_is_the_detector_layers_severity_of_each_reading(tmp_path:
     )
     detector = SurgeDetector(**{**nab.radar_params(), "trigger": 4.0})
     grader = PeakSeverity(half_life=3600.0)
-    expected = [
-        grader.update(detector.update({"t": nab.parse_time(t), "mentions": float(v)})) for t, v in data
-    ]
+    expected = []
+    for t, v in data:
+        reading = detector.update({"t": nab.parse_time(t), "mentions": float(v)})
+        expected.append(grader.update(reading, detector.current_excesses()))
     assert [s for _, _, s in rows] == expected
     assert max(expected) == 1.0  # the series' first surge
 
