@@ -458,11 +458,14 @@ def write_markdown(path: Path, results: Mapping[str, Any]) -> None:
             lines += _nested_markdown(label, run_)
             continue
         det = run_["detector"]
-        params = ", ".join(f"{k}={v}" for k, v in det["params"].items())
+        params, options = _param_text(det["params"])
         lines += [
             f"## {label}",
             "",
-            f"`{det['class']}({params})`, score `{det['score']}`: {det['score_definition']}",
+            *([run_["note"], ""] if run_.get("note") else []),
+            f"`{det['class']}({params})`, score `{det['score']}`{options}: {det['score_definition']}",
+            "",
+            f"Command: `{run_['commands'][0]}`",
             "",
             "| profile | in-sample | threshold | hit | FP rows | LOO | LOO threshold per held-out file |",
             "|---|---:|---:|---:|---:|---:|---|",
@@ -488,14 +491,22 @@ def write_markdown(path: Path, results: Mapping[str, Any]) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def _param_text(params: Mapping[str, Any]) -> tuple[str, str]:
+    """The detector's arguments, and the severity grader's as `` (NAME=VALUE, ...)`` (or "")."""
+    own, grader = split_params(params)
+    options = ", ".join(f"{k}={v}" for k, v in grader.items())
+    return ", ".join(f"{k}={v}" for k, v in own.items()), f" ({options})" if options else ""
+
+
 def _nested_markdown(label: str, run_: Mapping[str, Any]) -> list[str]:
     det = run_["detector"]
-    params = ", ".join(f"{k}={v}" for k, v in det["params"].items())
+    params, options = _param_text(det["params"])
     grid = run_["grid"]
     lines = [
         f"## {label}",
         "",
-        f"`{det['class']}({params})`, score `{det['score']}`: {det['score_definition']}",
+        *([run_["note"], ""] if run_.get("note") else []),
+        f"`{det['class']}({params})`, score `{det['score']}`{options}: {det['score_definition']}",
         "",
         f"**Nested leave-one-file-out** over {len(grid['configs'])} configurations "
         f"(grid: {'; '.join(f'{k} in {list(v)}' for k, v in grid['values'].items())}): for each held-out",
@@ -602,6 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--nabscore", type=Path, default=DEFAULT_NABSCORE, help="path of nabscore.py")
     ap.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="JSON merged into (and .md)")
     ap.add_argument("--label", help="name of this run in the results (default: the --score name)")
+    ap.add_argument("--note", help="a remark stored with the run and shown under its heading")
     a = ap.parse_args(args_list)
 
     if a.detectors_path is not None:
@@ -725,6 +737,8 @@ def _main_nested(a: argparse.Namespace, args_list: list[str], params: dict[str, 
 def _save(a: argparse.Namespace, run_record: dict[str, Any]) -> None:
     """Merge ``run_record`` into the results JSON under its label and rewrite the markdown."""
     label = a.label or (f"{a.score}-nested" if a.nested else a.score)
+    if a.note:
+        run_record["note"] = a.note
     results: dict[str, Any] = {}
     if a.results.exists():
         results = json.loads(a.results.read_text(encoding="utf-8"))

@@ -32,10 +32,10 @@ order: strictly streaming.
 ...     if r.triggered:
 ...         print(f"day {i // day}: severity {s:.2f}")
 day 1: severity 1.00
-day 2: severity 0.55
+day 2: severity 0.52
 >>> r = det.update({"t": 3 * day * 300.0, "count": 600.0})  # 15 times the usual surge
 >>> round(grade.update(r, det.current_excesses()), 2)
-0.95
+0.94
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ class PeakSeverity:
     Parameters
     ----------
     half_life
-        Seconds over which a reference (the largest earlier triggered excess) halves.
+        Seconds over which a reference (the largest earlier triggered excess) halves. The default,
+        7 days, was chosen on the project's generated scenarios (``bench/severity_tune.py``,
+        tuning seeds), not on NAB.
 
     Feed it every reading of the stream in order (:meth:`update`), with the excess of each of
     the detector's windows (:meth:`SurgeDetector.current_excesses
@@ -102,7 +104,7 @@ class PeakSeverity:
     (1.0, 0.625)
     """
 
-    def __init__(self, half_life: float = 3 * 86_400.0) -> None:
+    def __init__(self, half_life: float = 7 * 86_400.0) -> None:
         if not half_life > 0:
             raise ValueError(f"half_life: {half_life} must be positive seconds")
         self.half_life = half_life

@@ -149,3 +149,35 @@ def test_a_gap_is_fed_as_missing_buckets(monkeypatch: pytest.MonkeyPatch) -> Non
         {"t": t0 + 900, "missing": True},
         {"t": t0 + 1200, "mentions": 90.0},
     ]
+
+
+def _nabscore() -> ModuleType:
+    if not nab.DEFAULT_NABSCORE.exists():
+        pytest.skip(f"no {nab.DEFAULT_NABSCORE}")
+    return nab.load_nabscore(nab.DEFAULT_NABSCORE)
+
+
+def _scored_files(ns: ModuleType, spikes: list[int], n: int = 2000) -> list[Any]:
+    """Three files, one labelled window each around row 1000; a score of 1 at each of ``spikes``."""
+    start = datetime(2015, 1, 1, tzinfo=UTC)
+    stamps = [(start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(n)]
+    scores = [1.0 if i in spikes else 0.0 for i in range(n)]
+    return [ns.prepare_file(f"x/f{k}.csv", stamps, scores, [(stamps[950], stamps[1050])]) for k in range(3)]
+
+
+def test_nested_loo_chooses_the_configuration_on_the_other_files() -> None:
+    ns = _nabscore()
+    good = _scored_files(ns, [960])  # fires early in every window
+    noisy = _scored_files(ns, [960, 300, 400, 1500, 1600])  # the same, plus false positives
+    result = nab.nested_loo(ns, [noisy, good], ["noisy", "good"])
+    for name in nab.PROFILES:
+        held = result[name]["nested_loo"]["per_file"]
+        assert {h["config"] for h in held.values()} == {"good"}
+        assert result[name]["in_sample"]["config"] == "good"
+        assert result[name]["nested_loo"]["fp_rows"] == 0
+        assert result[name]["nested_loo"]["windows_hit"] == 3
+    # one configuration: nested LOO is the plain LOO
+    plain = nab.evaluate_files(ns, noisy)
+    alone = nab.nested_loo(ns, [noisy], ["noisy"])
+    for name in nab.PROFILES:
+        assert alone[name]["nested_loo"]["normalized"] == pytest.approx(plain[name]["loo"]["normalized"])
