@@ -200,6 +200,13 @@ class SurgeDetector(base.AnomalyDetector):
         i = self._minutes.index(minutes)
         return self._sum_o[i], self._sum_e[i], self._dispersion(i)
 
+    def current_excesses(self) -> list[float]:
+        """Observed minus expected sums per window over the buckets learned so far (the last one included).
+
+        Right after :meth:`update`, the excess of each window as the reading judged it.
+        """
+        return [o - e for o, e in zip(self._sum_o, self._sum_e, strict=True)]
+
     def window_sums(self, observed: float, expected: float) -> tuple[list[float], list[float]]:
         """Observed and expected sums per window over the last buckets plus a new one (not learned)."""
         o = list(self._sum_o)

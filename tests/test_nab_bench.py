@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from detectors.severity import PeakSeverity
 from detectors.surge import SurgeDetector
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,12 +92,35 @@ def test_truncating_the_input_leaves_earlier_scores_unchanged(tmp_path: Path, sc
 
 def test_row_score_is_judged_before_the_row_is_learned(tmp_path: Path) -> None:
     data = _write_series(tmp_path / "series.csv")
-    rows = nab.score_series([t for t, _ in data], [v for _, v in data])
+    rows = nab.score_series([t for t, _ in data], [v for _, v in data], score="surge")
     detector = SurgeDetector(**nab.radar_params())
     for i, (stamp, value) in enumerate(data):
         x: dict[Hashable, Any] = {"t": nab.parse_time(stamp), "mentions": float(value)}
         assert rows[i][2] == detector.score_one(x)
         detector.learn_one(x)
+
+
+def test_default_score_is_the_detector_layers_severity_of_each_reading(tmp_path: Path) -> None:
+    data = _write_series(tmp_path / "series.csv")
+    rows = nab.score_series(
+        [t for t, _ in data], [v for _, v in data], {"trigger": 4.0, "severity.half_life": 3600.0}
+    )
+    detector = SurgeDetector(**{**nab.radar_params(), "trigger": 4.0})
+    grader = PeakSeverity(half_life=3600.0)
+    expected = []
+    for t, v in data:
+        reading = detector.update({"t": nab.parse_time(t), "mentions": float(v)})
+        expected.append(grader.update(reading, detector.current_excesses()))
+    assert [s for _, _, s in rows] == expected
+    assert max(expected) == 1.0  # the series' first surge
+
+
+def test_nested_grid_is_every_combination() -> None:
+    grid = [("trigger", (3.0, 5.0)), ("severity.half_life", (1, 2, 3))]
+    configs = nab.grid_configs(grid)
+    assert len(configs) == 6
+    assert configs[0] == {"trigger": 3.0, "severity.half_life": 1}
+    assert configs[-1] == {"trigger": 5.0, "severity.half_life": 3}
 
 
 def test_scores_are_written_at_full_precision(tmp_path: Path) -> None:
@@ -125,3 +149,35 @@ def test_a_gap_is_fed_as_missing_buckets(monkeypatch: pytest.MonkeyPatch) -> Non
         {"t": t0 + 900, "missing": True},
         {"t": t0 + 1200, "mentions": 90.0},
     ]
+
+
+def _nabscore() -> ModuleType:
+    if not nab.DEFAULT_NABSCORE.exists():
+        pytest.skip(f"no {nab.DEFAULT_NABSCORE}")
+    return nab.load_nabscore(nab.DEFAULT_NABSCORE)
+
+
+def _scored_files(ns: ModuleType, spikes: list[int], n: int = 2000) -> list[Any]:
+    """Three files, one labelled window each around row 1000; a score of 1 at each of ``spikes``."""
+    start = datetime(2015, 1, 1, tzinfo=UTC)
+    stamps = [(start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S") for i in range(n)]
+    scores = [1.0 if i in spikes else 0.0 for i in range(n)]
+    return [ns.prepare_file(f"x/f{k}.csv", stamps, scores, [(stamps[950], stamps[1050])]) for k in range(3)]
+
+
+def test_nested_loo_chooses_the_configuration_on_the_other_files() -> None:
+    ns = _nabscore()
+    good = _scored_files(ns, [960])  # fires early in every window
+    noisy = _scored_files(ns, [960, 300, 400, 1500, 1600])  # the same, plus false positives
+    result = nab.nested_loo(ns, [noisy, good], ["noisy", "good"])
+    for name in nab.PROFILES:
+        held = result[name]["nested_loo"]["per_file"]
+        assert {h["config"] for h in held.values()} == {"good"}
+        assert result[name]["in_sample"]["config"] == "good"
+        assert result[name]["nested_loo"]["fp_rows"] == 0
+        assert result[name]["nested_loo"]["windows_hit"] == 3
+    # one configuration: nested LOO is the plain LOO
+    plain = nab.evaluate_files(ns, noisy)
+    alone = nab.nested_loo(ns, [noisy], ["noisy"])
+    for name in nab.PROFILES:
+        assert alone[name]["nested_loo"]["normalized"] == pytest.approx(plain[name]["loo"]["normalized"])
