@@ -274,7 +274,7 @@ def test_sustained_negative_surge_is_a_topic_candidate_below_warning() -> None:
 def test_calm_is_rarely_and_positive_buzz_never_a_topic_candidate() -> None:
     det = CrisisDetector(bucket_seconds=60, warmup=DAY)
     calm = [det.update(x) for x in _calm_series(4 * 1440)][1440:]
-    assert sum(a.topic_candidate for a in calm) / len(calm) < 0.01  # the topic must confirm it
+    assert sum(a.topic_candidate for a in calm) / len(calm) < 0.03  # weak evidence: the topic must confirm it
     t0 = 4 * 1440 * MINUTE
     buzz = [det.update({"t": t0 + i * MINUTE, "mentions": 40.0, "negative": 3.0}) for i in range(120)]
     assert not any(a.topic_candidate for a in buzz)
