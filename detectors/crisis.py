@@ -28,8 +28,7 @@ Severities are integers: 0 calm, 1 watch, 2 warning, 3 crisis.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import base
 
@@ -39,9 +38,8 @@ from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """What the detector makes of one bucket of one stream."""
+class Assessment(NamedTuple):
+    """What the detector makes of one bucket of one stream (a named tuple: one per bucket)."""
 
     t: float
     severity: int  # of the negative surge: 0 calm .. 3 crisis

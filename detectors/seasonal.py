@@ -83,6 +83,17 @@ class SeasonalBaseline:
         self._n = 0
         self._lvl_obs = 0.0
         self._lvl_exp = 0.0
+        # the last seasonal() figure: the radar asks for it twice per bucket (judge, then learn)
+        self._memo_t = math.nan
+        self._memo = 0.0
+
+    def __getstate__(self) -> dict[str, object]:  # the memo is no state: judging must not change it
+        return {k: v for k, v in self.__dict__.items() if k not in ("_memo_t", "_memo")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():  # setattr interns the names, as pickle's own restore does
+            setattr(self, name, value)
+        self._memo_t, self._memo = math.nan, 0.0
 
     @property
     def n_learned(self) -> int:
@@ -98,13 +109,16 @@ class SeasonalBaseline:
 
     def seasonal(self, t: float) -> float:
         """Expected count of the bucket starting at ``t``, before the level factor."""
+        if t == self._memo_t:
+            return self._memo
         slot = int(t // SLOT_SECONDS)
         day_slot = slot % DAY_SLOTS
         base = self._smoothed(day_slot)
         ws = (slot - _WEEK_SHIFT) % WEEK_SLOTS
         if self.weekly and self._week_n[_LAST, ws] and self._week_n[_BEFORE, ws]:
             base = max(base, float(min(self._week[_LAST, ws], self._week[_BEFORE, ws])))
-        return base * self._scale
+        self._memo_t, self._memo = t, base * self._scale
+        return self._memo
 
     def _smoothed(self, day_slot: int) -> float:
         """The slot's profile value, shrunk towards its neighbours' while it has few buckets.
@@ -113,12 +127,18 @@ class SeasonalBaseline:
         it (weighted by how much each slot has learned) are a far steadier estimate of a rhythm
         that changes smoothly. ``_prior`` buckets' worth of that neighbourhood is mixed in.
         """
-        day, seen = self._day, self._day_n
-        n = min(seen[day_slot], self._full)
+        day, seen, full = self._day, self._day_n, self._full
+        n = min(seen[day_slot], full)
         total = weight = 0.0
-        for k in (day_slot - 2, day_slot - 1, day_slot, day_slot + 1, day_slot + 2):
-            m = min(seen[k % DAY_SLOTS], self._full)
-            total += m * day[k % DAY_SLOTS]
+        first = day_slot - 2
+        if first >= 0 and day_slot + 2 < DAY_SLOTS:
+            slots: range | list[int] = range(first, first + 5)
+        else:
+            slots = [k % DAY_SLOTS for k in range(first, first + 5)]
+        for k in slots:
+            m = seen[k]
+            m = m if m < full else full  # min(), inline: this runs every bucket
+            total += m * day[k]
             weight += m
         if weight <= 0:
             return self._mean
@@ -131,6 +151,7 @@ class SeasonalBaseline:
     def learn(self, t: float, count: float, weight: float = 1.0) -> None:
         """Learn that the bucket starting at ``t`` held ``count``; ``weight`` in [0, 1] slows learning."""
         seasonal = self.seasonal(t)
+        self._memo_t = math.nan  # what follows changes it
         per_slot = count / self._scale
         slot = int(t // SLOT_SECONDS)
         day_slot = slot % DAY_SLOTS

@@ -37,6 +37,8 @@ from radar.windows import Bucket, Post, Windower
 RECENT_SECONDS = 4 * 3600
 #: Resolved incidents kept in memory (the incident store keeps them all).
 HISTORY = 10_000
+#: The incident kinds a stream's buckets are observed for.
+KINDS = ("crisis", "buzz", "source_silent")
 
 
 @dataclass(slots=True)
@@ -331,6 +333,17 @@ class Pipeline:
         if a.severity == 0 and not a.buzz and not a.silent and not a.learning:
             state.terms.learn(bucket.terms, bucket.mentions)
         self._record(state, bucket, a)
+        name, incident = state.name, self.policy.incident
+        if (  # the usual bucket: calm, and nothing open to resolve (observing would change nothing)
+            not a.severity
+            and not a.buzz
+            and not a.silent
+            and incident(name, "crisis") is None
+            and incident(name, "buzz") is None
+            and incident(name, "source_silent") is None
+        ):
+            state.level = 0
+            return []
         at = datetime.fromtimestamp(bucket.end, UTC)
         candidates = {
             "crisis": Level(a.severity),
@@ -349,10 +362,8 @@ class Pipeline:
                     self.history.append(event.incident)
                 if self.sink is not None:
                     self.sink(event)
-        level_now = max(
-            (i.level for i in self.policy.open_incidents() if i.stream == state.name and i.pages),
-            default=Level.CALM,
-        )
+        open_now = (incident(name, kind) for kind in KINDS)  # the stream's own, not every open one
+        level_now = max((i.level for i in open_now if i is not None and i.pages), default=Level.CALM)
         state.level = int(level_now)
         return events
 

@@ -86,8 +86,9 @@ class TermBaseline:
                 self._cells[i] *= self._scale
             self._scale = 1.0
         inc = 1.0 / self._scale
-        for term, count in terms.items():
-            self._cells[self._cell(term)] += count * inc
+        cells, width, crc32 = self._cells, self.width, zlib.crc32
+        for term, count in terms.items():  # _cell(), inline: every term of every calm bucket
+            cells[crc32(term.encode("utf-8")) % width] += count * inc
 
     def surging(self, recent: Mapping[str, int], mentions: int, top: int = 5) -> list[dict[str, Any]]:
         """Terms of a recent window ranked by lift over the usual frequency (count >= 3)."""
