@@ -29,6 +29,7 @@ from radar.dedup import Deduplicator
 from radar.matcher import Matcher, StreamRegistry
 from radar.mention import Mention
 from radar.metrics import RadarMetrics, StreamSample
+from radar.recent import RecentActivity
 from radar.sentiment import SentimentScorer, classify
 from radar.terms import TermBaseline, tokenize
 from radar.windows import Bucket, Post, Windower
@@ -50,7 +51,7 @@ class StreamState:
     detector: CrisisDetector
     authors: AuthorActivity = field(default_factory=AuthorActivity)
     terms: TermBaseline = field(default_factory=TermBaseline)
-    recent: deque[Bucket] = field(default_factory=deque)  # non-empty buckets of the last hours
+    recent: RecentActivity = field(default_factory=partial(RecentActivity, RECENT_SECONDS))
     last: Assessment | None = None
     ignore_terms: frozenset[str] = frozenset()
     negative_threshold: float = -0.05  # from the stream's detection settings (cached: hot path)
@@ -325,11 +326,7 @@ class Pipeline:
             {"t": bucket.start, "mentions": bucket.weighted, "negative": bucket.weighted_negative}
         )
         state.last = a
-        if bucket.mentions:
-            state.recent.append(bucket)
-        horizon = bucket.end - RECENT_SECONDS
-        while state.recent and state.recent[0].start < horizon:
-            state.recent.popleft()
+        state.recent.add(bucket)
         if a.severity == 0 and not a.buzz and not a.silent and not a.learning:
             state.terms.learn(bucket.terms, bucket.mentions)
         self._record(state, bucket, a)
@@ -386,20 +383,12 @@ class Pipeline:
         """Why the stream looks the way it does: the figures people need to judge an alert."""
         reading = a.volume if kind == "buzz" else a.negative
         minutes = max(reading.window, 1)
-        since = end - minutes * 60
-        window = [b for b in state.recent if b.start >= since]
-        mentions = sum(b.mentions for b in window)
-        negative = sum(b.negative for b in window)
-        context = [b for b in state.recent if b.start >= end - max(minutes, 15) * 60]
-        terms: dict[str, int] = {}
-        total = 0
-        for b in context:
-            total += b.mentions
-            for term, count in b.terms.items():
-                terms[term] = terms.get(term, 0) + count
-        negative_posts = kind == "crisis" and any(b.negative_posts for b in context)
-        pool = (p for b in context for p in (b.negative_posts if negative_posts else b.posts))
-        posts = sorted(pool, reverse=True)[:3]
+        recent = state.recent
+        mentions, negative = recent.counts(since=end - minutes * 60)
+        context = end - max(minutes, 15) * 60
+        terms, total = recent.terms(since=context)
+        negative_posts = kind == "crisis" and recent.has_negative_posts(since=context)
+        posts = recent.top_posts(since=context, negative=negative_posts)
         return {
             "stream": state.name,
             "stream_name": state.display,
