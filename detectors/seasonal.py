@@ -31,6 +31,8 @@ WEEK_SLOTS = 7 * DAY_SLOTS
 # 1970-01-01 was a Thursday; this shift makes slot-of-week 0 Monday 00:00 UTC.
 _WEEK_SHIFT = 3 * DAY_SLOTS
 _FILLING, _LAST, _BEFORE = 0, 1, 2
+# rows of the seen-bits of the finished weeks (only whether a slot was seen matters there)
+_SEEN_LAST, _SEEN_BEFORE = 0, 1
 
 
 class SeasonalBaseline:
@@ -47,7 +49,7 @@ class SeasonalBaseline:
         not become the new normal before it is noticed; with 6 h, 1 of 4 tuning slow burns
         never reached warning).
     weekly
-        Keep the weekly memory (about 18 KB); without it only the daily profile is used.
+        Keep the weekly memory (about 15 KB); without it only the daily profile is used.
     """
 
     def __init__(
@@ -77,7 +79,9 @@ class SeasonalBaseline:
         self._prior = 2.0 * per_slot  # neighbourhood weight, in buckets
         weeks = 3 if weekly else 0
         self._week = np.zeros((weeks, WEEK_SLOTS), dtype=np.float16)
-        self._week_n = np.zeros((weeks, WEEK_SLOTS), dtype=np.uint8)
+        # buckets learned per slot of the filling week, and one bit per slot of the two finished ones
+        self._week_n = np.zeros(WEEK_SLOTS if weekly else 0, dtype=np.uint8)
+        self._week_seen = np.zeros((weeks - 1 if weekly else 0, WEEK_SLOTS // 8), dtype=np.uint8)
         self._week_index = -1  # absolute week number held in the filling row
         self._mean = 0.0  # mean slot count, for slots never seen
         self._n = 0
@@ -115,7 +119,8 @@ class SeasonalBaseline:
         day_slot = slot % DAY_SLOTS
         base = self._smoothed(day_slot)
         ws = (slot - _WEEK_SHIFT) % WEEK_SLOTS
-        if self.weekly and self._week_n[_LAST, ws] and self._week_n[_BEFORE, ws]:
+        seen, bit = self._week_seen, 0x80 >> (ws & 7)  # np.packbits order
+        if self.weekly and seen[_SEEN_LAST, ws >> 3] & bit and seen[_SEEN_BEFORE, ws >> 3] & bit:
             base = max(base, float(min(self._week[_LAST, ws], self._week[_BEFORE, ws])))
         self._memo_t, self._memo = t, base * self._scale
         return self._memo
@@ -182,16 +187,15 @@ class SeasonalBaseline:
             gap = week - self._week_index
             if self._week_index >= 0 and gap == 1:
                 self._week[_BEFORE] = self._week[_LAST]
-                self._week_n[_BEFORE] = self._week_n[_LAST]
+                self._week_seen[_SEEN_BEFORE] = self._week_seen[_SEEN_LAST]
                 self._week[_LAST] = self._week[_FILLING]
-                self._week_n[_LAST] = self._week_n[_FILLING]
+                self._week_seen[_SEEN_LAST] = np.packbits(self._week_n > 0)
             elif self._week_index >= 0:  # a week or more without data: the weekly memory is stale
-                self._week_n[_BEFORE] = 0
-                self._week_n[_LAST] = 0
+                self._week_seen[:] = 0
             self._week[_FILLING] = 0.0
-            self._week_n[_FILLING] = 0
+            self._week_n[:] = 0
             self._week_index = week
-        n = int(self._week_n[_FILLING, ws])
+        n = int(self._week_n[ws])
         if n < 255:
             self._week[_FILLING, ws] += (per_slot - float(self._week[_FILLING, ws])) / (n + 1)
-            self._week_n[_FILLING, ws] = n + 1
+            self._week_n[ws] = n + 1

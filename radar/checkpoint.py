@@ -45,8 +45,9 @@ __all__ = ["Checkpoint", "CheckpointError", "Checkpointer"]
 log = logging.getLogger(__name__)
 
 #: Bumped whenever the pickled state changes shape (2: the detectors' per-bucket readings became named
-#: tuples, and the streams keep compact recent activity instead of buckets). Older checkpoints are refused
-#: with a CheckpointError naming both versions, never half-read.
+#: tuples, the weekly baseline keeps bits for finished weeks, and the streams keep compact recent
+#: activity instead of buckets). Older checkpoints are refused with a CheckpointError naming both
+#: versions, never half-read.
 VERSION = 2
 PICKLE_PROTOCOL = 5
 _MAGIC = b"RADARCKPT\x01"
