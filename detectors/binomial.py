@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from scipy.special import betainc
+from scipy.special.cython_special import betainc
 
 from detectors.negbin import MAX_SURPRISE
 
@@ -28,5 +28,5 @@ def upper_surprise(k: float, n: float, p: float) -> float:
     if p <= 0.0:
         return MAX_SURPRISE
     k = min(k, n)
-    tail = float(betainc(k, n - k + 1.0, min(p, 1.0)))
+    tail = betainc(float(k), n - k + 1.0, float(min(p, 1.0)))  # cython_special: doubles only
     return -math.log10(max(tail, _TINY)) if tail == tail else 0.0

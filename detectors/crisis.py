@@ -28,8 +28,7 @@ Severities are integers: 0 calm, 1 watch, 2 warning, 3 crisis.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import base
 
@@ -40,9 +39,8 @@ from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """What the detector makes of one bucket of one stream."""
+class Assessment(NamedTuple):
+    """What the detector makes of one bucket of one stream (a named tuple: one per bucket)."""
 
     t: float
     severity: int  # of the negative surge: 0 calm .. 3 crisis
@@ -324,13 +322,12 @@ class CrisisDetector(base.AnomalyDetector):
         True
         """
         if not a.topic_candidate:
-            return replace(a, topic=term, topic_surprise=surprise) if term else a
+            return a._replace(topic=term, topic_surprise=surprise) if term else a
         if surprise < self.topic_trigger:
-            return replace(a, topic=term, topic_surprise=surprise)
+            return a._replace(topic=term, topic_surprise=surprise)
         o, e, _ = self._negative.window(a.topic_window)
         score = max(a.score, 1.0 - 1.0 / max(o / max(e, 1e-9), 1.0))
-        return replace(
-            a,
+        return a._replace(
             severity=WARNING,
             kind="crisis",
             buzz=False,

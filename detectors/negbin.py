@@ -2,8 +2,9 @@
 
 Social-media counts are clustered, so Poisson tails are far too optimistic. A negative binomial
 with mean ``m`` and dispersion ``phi`` (variance ``m + phi * m**2``) is used instead; its tails are
-regularised incomplete beta functions (``scipy.special.betainc``: about a microsecond, and it
-accepts non-integer counts, which author-weighted counts are).
+regularised incomplete beta functions (``scipy.special.betainc``, which accepts non-integer counts,
+as author-weighted counts are; called through ``scipy.special.cython_special``: the same function on
+one value without the ufunc machinery, about 0.6 µs instead of 1.9).
 
 >>> round(upper_surprise(30.0, 10.0, 0.1), 2)   # -log10 P(X >= 30 | mean 10)
 3.27
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from scipy.special import betainc
+from scipy.special.cython_special import betainc
 
 #: -log10 of the smallest tail probability reported (keeps scores finite).
 MAX_SURPRISE = 300.0
@@ -30,7 +31,7 @@ def upper_surprise(observed: float, mean: float, dispersion: float) -> float:
         return 0.0
     m = max(mean, 1e-9)
     size = 1.0 / max(dispersion, 1e-6)
-    p = float(betainc(observed, size, m / (m + size)))
+    p = betainc(float(observed), size, m / (m + size))  # cython_special: doubles only
     return -math.log10(max(p, _TINY)) if p == p else 0.0
 
 
@@ -40,7 +41,7 @@ def lower_surprise(observed: float, mean: float, dispersion: float) -> float:
         return 0.0
     m = max(mean, 1e-9)
     size = 1.0 / max(dispersion, 1e-6)
-    p = float(betainc(size, max(observed, 0.0) + 1.0, size / (m + size)))
+    p = betainc(size, max(observed, 0.0) + 1.0, size / (m + size))
     return -math.log10(max(p, _TINY)) if p == p else 0.0
 
 

@@ -31,6 +31,8 @@ WEEK_SLOTS = 7 * DAY_SLOTS
 # 1970-01-01 was a Thursday; this shift makes slot-of-week 0 Monday 00:00 UTC.
 _WEEK_SHIFT = 3 * DAY_SLOTS
 _FILLING, _LAST, _BEFORE = 0, 1, 2
+# rows of the seen-bits of the finished weeks (only whether a slot was seen matters there)
+_SEEN_LAST, _SEEN_BEFORE = 0, 1
 
 
 class SeasonalBaseline:
@@ -47,7 +49,7 @@ class SeasonalBaseline:
         not become the new normal before it is noticed; with 6 h, 1 of 4 tuning slow burns
         never reached warning).
     weekly
-        Keep the weekly memory (about 18 KB); without it only the daily profile is used.
+        Keep the weekly memory (about 15 KB); without it only the daily profile is used.
     """
 
     def __init__(
@@ -77,12 +79,25 @@ class SeasonalBaseline:
         self._prior = 2.0 * per_slot  # neighbourhood weight, in buckets
         weeks = 3 if weekly else 0
         self._week = np.zeros((weeks, WEEK_SLOTS), dtype=np.float16)
-        self._week_n = np.zeros((weeks, WEEK_SLOTS), dtype=np.uint8)
+        # buckets learned per slot of the filling week, and one bit per slot of the two finished ones
+        self._week_n = np.zeros(WEEK_SLOTS if weekly else 0, dtype=np.uint8)
+        self._week_seen = np.zeros((weeks - 1 if weekly else 0, WEEK_SLOTS // 8), dtype=np.uint8)
         self._week_index = -1  # absolute week number held in the filling row
         self._mean = 0.0  # mean slot count, for slots never seen
         self._n = 0
         self._lvl_obs = 0.0
         self._lvl_exp = 0.0
+        # the last seasonal() figure: the radar asks for it twice per bucket (judge, then learn)
+        self._memo_t = math.nan
+        self._memo = 0.0
+
+    def __getstate__(self) -> dict[str, object]:  # the memo is no state: judging must not change it
+        return {k: v for k, v in self.__dict__.items() if k not in ("_memo_t", "_memo")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():  # setattr interns the names, as pickle's own restore does
+            setattr(self, name, value)
+        self._memo_t, self._memo = math.nan, 0.0
 
     @property
     def n_learned(self) -> int:
@@ -98,13 +113,17 @@ class SeasonalBaseline:
 
     def seasonal(self, t: float) -> float:
         """Expected count of the bucket starting at ``t``, before the level factor."""
+        if t == self._memo_t:
+            return self._memo
         slot = int(t // SLOT_SECONDS)
         day_slot = slot % DAY_SLOTS
         base = self._smoothed(day_slot)
         ws = (slot - _WEEK_SHIFT) % WEEK_SLOTS
-        if self.weekly and self._week_n[_LAST, ws] and self._week_n[_BEFORE, ws]:
+        seen, bit = self._week_seen, 0x80 >> (ws & 7)  # np.packbits order
+        if self.weekly and seen[_SEEN_LAST, ws >> 3] & bit and seen[_SEEN_BEFORE, ws >> 3] & bit:
             base = max(base, float(min(self._week[_LAST, ws], self._week[_BEFORE, ws])))
-        return base * self._scale
+        self._memo_t, self._memo = t, base * self._scale
+        return self._memo
 
     def _smoothed(self, day_slot: int) -> float:
         """The slot's profile value, shrunk towards its neighbours' while it has few buckets.
@@ -113,12 +132,18 @@ class SeasonalBaseline:
         it (weighted by how much each slot has learned) are a far steadier estimate of a rhythm
         that changes smoothly. ``_prior`` buckets' worth of that neighbourhood is mixed in.
         """
-        day, seen = self._day, self._day_n
-        n = min(seen[day_slot], self._full)
+        day, seen, full = self._day, self._day_n, self._full
+        n = min(seen[day_slot], full)
         total = weight = 0.0
-        for k in (day_slot - 2, day_slot - 1, day_slot, day_slot + 1, day_slot + 2):
-            m = min(seen[k % DAY_SLOTS], self._full)
-            total += m * day[k % DAY_SLOTS]
+        first = day_slot - 2
+        if first >= 0 and day_slot + 2 < DAY_SLOTS:
+            slots: range | list[int] = range(first, first + 5)
+        else:
+            slots = [k % DAY_SLOTS for k in range(first, first + 5)]
+        for k in slots:
+            m = seen[k]
+            m = m if m < full else full  # min(), inline: this runs every bucket
+            total += m * day[k]
             weight += m
         if weight <= 0:
             return self._mean
@@ -131,6 +156,7 @@ class SeasonalBaseline:
     def learn(self, t: float, count: float, weight: float = 1.0) -> None:
         """Learn that the bucket starting at ``t`` held ``count``; ``weight`` in [0, 1] slows learning."""
         seasonal = self.seasonal(t)
+        self._memo_t = math.nan  # what follows changes it
         per_slot = count / self._scale
         slot = int(t // SLOT_SECONDS)
         day_slot = slot % DAY_SLOTS
@@ -161,16 +187,15 @@ class SeasonalBaseline:
             gap = week - self._week_index
             if self._week_index >= 0 and gap == 1:
                 self._week[_BEFORE] = self._week[_LAST]
-                self._week_n[_BEFORE] = self._week_n[_LAST]
+                self._week_seen[_SEEN_BEFORE] = self._week_seen[_SEEN_LAST]
                 self._week[_LAST] = self._week[_FILLING]
-                self._week_n[_LAST] = self._week_n[_FILLING]
+                self._week_seen[_SEEN_LAST] = np.packbits(self._week_n > 0)
             elif self._week_index >= 0:  # a week or more without data: the weekly memory is stale
-                self._week_n[_BEFORE] = 0
-                self._week_n[_LAST] = 0
+                self._week_seen[:] = 0
             self._week[_FILLING] = 0.0
-            self._week_n[_FILLING] = 0
+            self._week_n[:] = 0
             self._week_index = week
-        n = int(self._week_n[_FILLING, ws])
+        n = int(self._week_n[ws])
         if n < 255:
             self._week[_FILLING, ws] += (per_slot - float(self._week[_FILLING, ws])) / (n + 1)
-            self._week_n[_FILLING, ws] = n + 1
+            self._week_n[ws] = n + 1

@@ -29,8 +29,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from river import base
 
@@ -40,9 +39,12 @@ from detectors.seasonal import SeasonalBaseline
 DEFAULT_WINDOWS = (1, 5, 15, 60, 240)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What a :class:`SurgeDetector` makes of one bucket."""
+class Reading(NamedTuple):
+    """What a :class:`SurgeDetector` makes of one bucket.
+
+    A named tuple: two are made for every bucket of every stream, and a frozen dataclass costs
+    five times as much to build.
+    """
 
     t: float
     observed: float
@@ -80,7 +82,8 @@ class SurgeDetector(base.AnomalyDetector):
     signal
         Key of the count in the feature dict (``t`` holds the bucket start, epoch seconds). When
         the dict also holds ``expected_<signal>``, that is the bucket's expected count and the
-        detector's own seasonal baseline is neither used nor learned.
+        detector's own seasonal baseline is neither used nor learned (nor kept: it is dropped, and
+        a bucket without an expectation afterwards starts a new one).
     windows
         Trailing window lengths in minutes; lengths shorter than a bucket collapse to one bucket.
     warmup
@@ -146,7 +149,7 @@ class SurgeDetector(base.AnomalyDetector):
         self.dispersion = dispersion
         self.weekly = weekly
         self._gate = gate if gate is not None else max(2.0, trigger - 1.0)
-        self._baseline = SeasonalBaseline(bucket_seconds, weekly=weekly)
+        self._baseline: SeasonalBaseline | None = SeasonalBaseline(bucket_seconds, weekly=weekly)
         self._expected_key = f"expected_{signal}"  # an expectation given with the bucket wins
         self._spans = sorted({max(1, round(w * 60 / bucket_seconds)) for w in windows})
         self._minutes = [round(s * bucket_seconds / 60) for s in self._spans]
@@ -159,6 +162,7 @@ class SurgeDetector(base.AnomalyDetector):
         self._sum_e = [0.0] * len(self._spans)
         self._disp_num = [dispersion] * len(self._spans)  # EW of (O-E)^2 - E ...
         self._disp_den = [1.0] * len(self._spans)  # ... over EW of E^2, per window
+        self._disp = [self._clip(n, d) for n, d in zip(self._disp_num, self._disp_den, strict=True)]
         self._disp_alpha = 1.0 / max(50.0, 86_400 / bucket_seconds / 4)
         self._cusum = 0.0
         self._surprised_for = 0.0
@@ -175,8 +179,13 @@ class SurgeDetector(base.AnomalyDetector):
         return self._learned_seconds < self.warmup
 
     @property
-    def baseline(self) -> SeasonalBaseline:
-        """The seasonal baseline (read-only use)."""
+    def baseline(self) -> SeasonalBaseline | None:
+        """The seasonal baseline (read-only use); None while expectations are given from outside."""
+        return self._baseline
+
+    def _own_baseline(self) -> SeasonalBaseline:
+        if self._baseline is None:
+            self._baseline = SeasonalBaseline(self.bucket_seconds, weekly=self.weekly)
         return self._baseline
 
     @property
@@ -189,7 +198,12 @@ class SurgeDetector(base.AnomalyDetector):
         return {m: self._dispersion(i) for i, m in enumerate(self._minutes)}
 
     def _dispersion(self, i: int) -> float:
-        return min(2.0, max(0.002, self._disp_num[i] / max(self._disp_den[i], 1e-9)))
+        return self._disp[i]
+
+    @staticmethod
+    def _clip(num: float, den: float) -> float:
+        """The dispersion of one window from its EW sums (kept in ``_disp``: read every bucket)."""
+        return min(2.0, max(0.002, num / max(den, 1e-9)))
 
     def current_sums(self) -> list[float]:
         """Observed sums per window over the buckets learned so far (the last one included)."""
@@ -209,16 +223,23 @@ class SurgeDetector(base.AnomalyDetector):
 
     def window_sums(self, observed: float, expected: float) -> tuple[list[float], list[float]]:
         """Observed and expected sums per window over the last buckets plus a new one (not learned)."""
-        o = list(self._sum_o)
-        e = list(self._sum_e)
-        size, pos, filled = self._size, self._pos, self._filled
+        pos, filled, obs, exp = self._pos, self._filled, self._obs, self._exp
+        if filled >= self._size:  # every window full (the usual case): the ring holds the longest
+            spans = self._spans  # span, so a negative index wraps
+            return (
+                [s - obs[pos - span] + observed for s, span in zip(self._sum_o, spans, strict=True)],
+                [s - exp[pos - span] + expected for s, span in zip(self._sum_e, spans, strict=True)],
+            )
+        o = self._sum_o.copy()
+        e = self._sum_e.copy()
         for i, span in enumerate(self._spans):
             if filled >= span:
-                old = (pos - span) % size
-                o[i] -= self._obs[old]
-                e[i] -= self._exp[old]
-            o[i] += observed
-            e[i] += expected
+                old = pos - span  # the ring holds the longest span: a negative index wraps
+                o[i] = o[i] - obs[old] + observed
+                e[i] = e[i] - exp[old] + expected
+            else:
+                o[i] += observed
+                e[i] += expected
         return o, e
 
     # -- river API -----------------------------------------------------------------------------
@@ -247,31 +268,36 @@ class SurgeDetector(base.AnomalyDetector):
         t = float(x["t"])
         observed = float(x.get(self.signal) or 0.0)
         given = x.get(self._expected_key)
-        expected = self._baseline.expected(t) if given is None else float(given)
+        expected = self._own_baseline().expected(t) if given is None else float(given)
         if x.get("missing"):
             missing = Reading(
                 t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, self.learning, True
             )
             return missing, None
-        lo, hi = band(expected, self._dispersion(0))
+        disp = self._disp
+        lo, hi = band(expected, disp[0])
         if self.learning:
             learning = Reading(t, observed, expected, lo, hi, 0.0, 0, observed, expected, False, 0.0, True)
             return learning, None
         sums = o, e = self.window_sums(observed, expected)
-        best_s, best_i, fired_i, fired_ratio = 0.0, 0, -1, 0.0
+        best_s, best_i, fired_i, fired_ratio, fired_s = 0.0, 0, -1, 0.0, 0.0
+        trigger, min_excess = self.trigger, self.min_excess
         for i in range(len(o)):
-            s = upper_surprise(o[i], e[i], self._dispersion(i))
+            oi, ei = o[i], e[i]
+            if oi <= ei or oi <= 0.0:  # no upper surprise (0): neither the best nor a trigger
+                continue
+            s = upper_surprise(oi, ei, disp[i])
             if s > best_s:
                 best_s, best_i = s, i
-            if s >= self.trigger and o[i] - e[i] >= self.min_excess:
-                r = o[i] / max(e[i], 1e-9)
+            if s >= trigger and oi - ei >= min_excess:
+                r = oi / max(ei, 1e-9)
                 if r > fired_ratio:
-                    fired_i, fired_ratio = i, r
+                    fired_i, fired_ratio, fired_s = i, r, s
         low = 0.0
         if observed <= 0:
-            low = lower_surprise(0.0, self.zero_run_expected + expected, self._dispersion(0))
+            low = lower_surprise(0.0, self.zero_run_expected + expected, disp[0])
         if fired_i >= 0:
-            s = upper_surprise(o[fired_i], e[fired_i], self._dispersion(fired_i))
+            s = fired_s
             hit = Reading(
                 t,
                 observed,
@@ -315,14 +341,17 @@ class SurgeDetector(base.AnomalyDetector):
         if surprised and not reading.learning:
             ramp = max(0.0, self._surprised_for - self.adapt_after) / max(self.adapt_after, 1.0)
             weight = min(1.0, self.trickle + ramp)
-        if self._expected_key not in x:  # an expectation given from outside needs no baseline here
-            self._baseline.learn(reading.t, reading.observed, weight)
+        if self._expected_key not in x:
+            self._own_baseline().learn(reading.t, reading.observed, weight)
+        else:  # an expectation given from outside needs no baseline here: free its memory
+            self._baseline = None
         if not surprised and self._learned_seconds >= self.warmup / 2:
-            self._learn_dispersion(sums or self.window_sums(reading.observed, reading.expected))
+            sums = sums or self.window_sums(reading.observed, reading.expected)
+            self._learn_dispersion(sums)
         if not reading.learning:
             # not the CUSUM of the read: the dispersion may just have moved
             self._cusum = self._next_cusum(reading.observed, reading.expected)
-        self._push(reading.observed, reading.expected)
+        self._push(reading.observed, reading.expected, sums)
         self._learned_seconds += self.bucket_seconds
         return reading
 
@@ -336,31 +365,34 @@ class SurgeDetector(base.AnomalyDetector):
         self._cusum = 0.0
 
     def _next_cusum(self, observed: float, expected: float) -> float:
-        sd = math.sqrt(expected + self._dispersion(0) * expected * expected)
+        sd = math.sqrt(expected + self._disp[0] * expected * expected)
         z = (observed - expected) / max(sd, 0.5)
         return max(0.0, self._cusum * 0.995 + z - self.cusum_k)
 
     def _learn_dispersion(self, sums: tuple[list[float], list[float]]) -> None:
         a = self._disp_alpha
         o_all, e_all = sums
+        num, den, disp, filled = self._disp_num, self._disp_den, self._disp, self._filled
         for i, span in enumerate(self._spans):
-            o, e = o_all[i], e_all[i]
-            if self._filled < span - 1 or e <= 0:
+            e = e_all[i]
+            if filled < span - 1 or e <= 0:
                 continue
-            var_now = e + self._dispersion(i) * e * e
+            o = o_all[i]
+            var_now = e + disp[i] * e * e
             sq = min((o - e) ** 2, 16.0 * var_now)  # winsorised at 4 standard deviations
-            self._disp_num[i] += a * ((sq - e) - self._disp_num[i])
-            self._disp_den[i] += a * (e * e - self._disp_den[i])
+            n = num[i] = num[i] + a * ((sq - e) - num[i])
+            d = den[i] = den[i] + a * (e * e - den[i])
+            d = d if d > 1e-9 else 1e-9  # as _clip, inline: this runs for every calm bucket
+            r = n / d
+            r = r if r > 0.002 else 0.002
+            disp[i] = r if r < 2.0 else 2.0
 
-    def _push(self, observed: float, expected: float) -> None:
+    def _push(
+        self, observed: float, expected: float, sums: tuple[list[float], list[float]] | None = None
+    ) -> None:
+        """Append a bucket to the windows; ``sums`` are :meth:`window_sums` of it when known."""
         size, pos = self._size, self._pos
-        for i, span in enumerate(self._spans):
-            if self._filled >= span:
-                old = (pos - span) % size
-                self._sum_o[i] -= self._obs[old]
-                self._sum_e[i] -= self._exp[old]
-            self._sum_o[i] += observed
-            self._sum_e[i] += expected
+        self._sum_o, self._sum_e = sums or self.window_sums(observed, expected)
         self._obs[pos] = observed
         self._exp[pos] = expected
         self._pos = (pos + 1) % size

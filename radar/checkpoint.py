@@ -8,7 +8,7 @@ file under a checkpoint name. The newest ``keep`` files are kept; loading falls 
 one when the newest cannot be read.
 
 File format: the magic ``RADARCKPT``, a format byte, the payload length (8 bytes, big-endian) and
-its CRC-32 (4 bytes), then the payload: a pickle (protocol 5) of ``{"version": 1,
+its CRC-32 (4 bytes), then the payload: a pickle (protocol 5) of ``{"version": 2,
 "journal_seq": int, "saved_at": ISO 8601 UTC str, "state": object}``. Files are named
 ``checkpoint-<generation>-<journal_seq>.pickle``, the generation counting up with every save.
 
@@ -44,7 +44,11 @@ __all__ = ["Checkpoint", "CheckpointError", "Checkpointer"]
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+#: Bumped whenever the pickled state changes shape (2: the detectors' per-bucket readings became named
+#: tuples, the weekly baseline keeps bits for finished weeks, and the streams keep compact recent
+#: activity instead of buckets). Older checkpoints are refused with a CheckpointError naming both
+#: versions, never half-read.
+VERSION = 2
 PICKLE_PROTOCOL = 5
 _MAGIC = b"RADARCKPT\x01"
 _HEADER = struct.Struct(">QI")  # payload length, CRC-32 of the payload
@@ -171,7 +175,10 @@ class Checkpointer:
             raise CheckpointError(f"cannot unpickle: {type(exc).__name__}: {exc}") from exc
         if not isinstance(content, dict) or content.get("version") != VERSION:
             version = content.get("version") if isinstance(content, dict) else None
-            raise CheckpointError(f"unsupported checkpoint version {version!r}")
+            raise CheckpointError(
+                f"unsupported checkpoint version {version!r}: this radar reads version {VERSION} only"
+                " (a checkpoint of another release; its state cannot be restored)"
+            )
         try:
             return Checkpoint(
                 journal_seq=int(content["journal_seq"]),

@@ -29,6 +29,7 @@ from radar.dedup import Deduplicator
 from radar.matcher import Matcher, StreamRegistry
 from radar.mention import Mention
 from radar.metrics import RadarMetrics, StreamSample
+from radar.recent import RecentActivity
 from radar.sentiment import SentimentScorer, classify
 from radar.terms import TermBaseline, tokenize
 from radar.windows import Bucket, Post, Windower
@@ -39,6 +40,8 @@ RECENT_SECONDS = 4 * 3600
 TOPIC_SECONDS = 3600
 #: Resolved incidents kept in memory (the incident store keeps them all).
 HISTORY = 10_000
+#: The incident kinds a stream's buckets are observed for.
+KINDS = ("crisis", "buzz", "source_silent")
 
 
 @dataclass(slots=True)
@@ -50,7 +53,7 @@ class StreamState:
     detector: CrisisDetector
     authors: AuthorActivity = field(default_factory=AuthorActivity)
     terms: TermBaseline = field(default_factory=TermBaseline)
-    recent: deque[Bucket] = field(default_factory=deque)  # non-empty buckets of the last hours
+    recent: RecentActivity = field(default_factory=partial(RecentActivity, RECENT_SECONDS))
     last: Assessment | None = None
     ignore_terms: frozenset[str] = frozenset()
     negative_threshold: float = -0.05  # from the stream's detection settings (cached: hot path)
@@ -324,17 +327,25 @@ class Pipeline:
         a = state.detector.update(
             {"t": bucket.start, "mentions": bucket.weighted, "negative": bucket.weighted_negative}
         )
-        if bucket.mentions:
-            state.recent.append(bucket)
-        horizon = bucket.end - RECENT_SECONDS
-        while state.recent and state.recent[0].start < horizon:
-            state.recent.popleft()
-        if a.topic_candidate:
-            a = state.detector.confirm_topic(a, *self._emerging(state, bucket.end))
+        state.recent.add(bucket)
+        if a.topic_candidate:  # a sustained negative surge: is a topic emerging with it?
+            recent_terms, mentions = state.recent.terms(bucket.end - TOPIC_SECONDS)
+            a = state.detector.confirm_topic(a, *state.terms.emerging(recent_terms, mentions))
         state.last = a
         if a.severity == 0 and not a.buzz and not a.silent and not a.learning and not a.topic_window:
             state.terms.learn(bucket.terms, bucket.mentions)
         self._record(state, bucket, a)
+        name, incident = state.name, self.policy.incident
+        if (  # the usual bucket: calm, and nothing open to resolve (observing would change nothing)
+            not a.severity
+            and not a.buzz
+            and not a.silent
+            and incident(name, "crisis") is None
+            and incident(name, "buzz") is None
+            and incident(name, "source_silent") is None
+        ):
+            state.level = 0
+            return []
         at = datetime.fromtimestamp(bucket.end, UTC)
         candidates = {
             "crisis": Level(a.severity),
@@ -353,10 +364,8 @@ class Pipeline:
                     self.history.append(event.incident)
                 if self.sink is not None:
                     self.sink(event)
-        level_now = max(
-            (i.level for i in self.policy.open_incidents() if i.stream == state.name and i.pages),
-            default=Level.CALM,
-        )
+        open_now = (incident(name, kind) for kind in KINDS)  # the stream's own, not every open one
+        level_now = max((i.level for i in open_now if i is not None and i.pages), default=Level.CALM)
         state.level = int(level_now)
         return events
 
@@ -375,37 +384,16 @@ class Pipeline:
         state.last_mentions = bucket.mentions
         state.last_negative = bucket.negative
 
-    def _emerging(self, state: StreamState, end: float) -> tuple[str, float]:
-        """The most unusual term of the stream's last hour against its usual terms, and its surprise."""
-        since = end - TOPIC_SECONDS
-        terms: dict[str, int] = {}
-        mentions = 0
-        for b in reversed(state.recent):
-            if b.start < since:
-                break
-            mentions += b.mentions
-            for term, count in b.terms.items():
-                terms[term] = terms.get(term, 0) + count
-        return state.terms.emerging(terms, mentions)
-
     def _why(self, state: StreamState, a: Assessment, kind: str, end: float) -> dict[str, Any]:
         """Why the stream looks the way it does: the figures people need to judge an alert."""
         reading = a.volume if kind == "buzz" else a.negative
         minutes = max(reading.window, 1)
-        since = end - minutes * 60
-        window = [b for b in state.recent if b.start >= since]
-        mentions = sum(b.mentions for b in window)
-        negative = sum(b.negative for b in window)
-        context = [b for b in state.recent if b.start >= end - max(minutes, 15) * 60]
-        terms: dict[str, int] = {}
-        total = 0
-        for b in context:
-            total += b.mentions
-            for term, count in b.terms.items():
-                terms[term] = terms.get(term, 0) + count
-        negative_posts = kind == "crisis" and any(b.negative_posts for b in context)
-        pool = (p for b in context for p in (b.negative_posts if negative_posts else b.posts))
-        posts = sorted(pool, reverse=True)[:3]
+        recent = state.recent
+        mentions, negative = recent.counts(since=end - minutes * 60)
+        context = end - max(minutes, 15) * 60
+        terms, total = recent.terms(since=context)
+        negative_posts = kind == "crisis" and recent.has_negative_posts(since=context)
+        posts = recent.top_posts(since=context, negative=negative_posts)
         return {
             "stream": state.name,
             "stream_name": state.display,

@@ -89,8 +89,9 @@ class TermBaseline:
                 self._cells[i] *= self._scale
             self._scale = 1.0
         inc = 1.0 / self._scale
-        for term, count in terms.items():
-            self._cells[self._cell(term)] += count * inc
+        cells, width, crc32 = self._cells, self.width, zlib.crc32
+        for term, count in terms.items():  # _cell(), inline: every term of every calm bucket
+            cells[crc32(term.encode("utf-8")) % width] += count * inc
 
     def emerging(self, recent: Mapping[str, int], mentions: int) -> tuple[str, float]:
         """The term of a recent window least explained by the usual frequencies, with its surprise.

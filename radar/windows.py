@@ -22,6 +22,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 #: Most amplified posts kept per bucket, and terms kept per bucket.
@@ -95,9 +96,13 @@ class Bucket:
 
 def top_terms(counts: Counter[str], n: int) -> dict[str, int]:
     """The ``n`` most frequent terms; ties go to the alphabetically first (deterministic)."""
-    if len(counts) <= n:
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return dict(heapq.nsmallest(n, counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    if len(counts) <= 8 * n:  # a bucket's few terms: by term, then by count (stable), is faster
+        return dict(sorted(sorted(counts.items()), key=itemgetter(1), reverse=True)[:n])
+    return dict(heapq.nsmallest(n, counts.items(), key=_rank))
+
+
+def _rank(kv: tuple[str, int]) -> tuple[int, str]:
+    return -kv[1], kv[0]
 
 
 def _keep(heap: list[Post], post: Post) -> None:

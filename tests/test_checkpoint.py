@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from radar.checkpoint import Checkpoint, Checkpointer
+from radar import checkpoint
+from radar.checkpoint import Checkpoint, Checkpointer, CheckpointError
 from radar.dedup import Deduplicator
 
 NOW = datetime(2026, 3, 4, 9, 15, tzinfo=UTC)
@@ -88,6 +89,19 @@ def test_all_damaged_means_none(tmp_path: Path) -> None:
     for n in range(2):
         checkpointer.save({"n": n}, journal_seq=n).write_bytes(b"RADARCKPT\x01 short")
     assert checkpointer.load_latest() is None
+
+
+def test_a_checkpoint_of_another_version_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(checkpoint, "VERSION", 1)  # as an older radar wrote it
+    path = Checkpointer(tmp_path).save({"n": 1}, journal_seq=1)
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match=rf"version 1: this radar reads version {checkpoint.VERSION}"):
+        Checkpointer(tmp_path).load(path)
+    with caplog.at_level(logging.ERROR):
+        assert Checkpointer(tmp_path).load_latest() is None
+    assert "unsupported checkpoint version 1" in caplog.text
 
 
 class _Unpicklable:
