@@ -299,25 +299,36 @@ def evaluate_files(ns: ModuleType, files: list[Any]) -> dict[str, Any]:
             t, train_raw = ns.optimise(files[:i] + files[i + 1 :], prof)
             r = ns.score_file(f, prof, t)
             raw_sum += r["raw"]
-            held[f.key] = {
-                "threshold": _threshold(t),
-                "train_raw": train_raw,
-                "raw": r["raw"],
-                "normalized": r["normalized"],
-                "windows_hit": r["windows_hit"],
-                "n_windows": r["n_windows"],
-                "fp_rows": r["fp_rows"],
-            }
-        loo = {
-            "normalized": ns.normalise(raw_sum, n_windows, n_scorable, prof),
-            "raw_sum": raw_sum,
-            "windows_hit": sum(h["windows_hit"] for h in held.values()),
-            "n_windows": n_windows,
-            "fp_rows": sum(h["fp_rows"] for h in held.values()),
-            "per_file": held,
-        }
+            held[f.key] = _held_out(r, t, train_raw, normalized=r["normalized"])
+        loo = _pooled(ns.normalise(raw_sum, n_windows, n_scorable, prof), raw_sum, n_windows, held)
         result[name] = {"in_sample": in_sample, "loo": loo}
     return result
+
+
+def _held_out(r: dict[str, Any], threshold: float, train_raw: float, **extra: Any) -> dict[str, Any]:
+    """One held-out file's row: the threshold chosen on the other files and how it scored there."""
+    return {
+        **{k: v for k, v in extra.items() if k == "config"},
+        "threshold": _threshold(threshold),
+        "train_raw": train_raw,
+        "raw": r["raw"],
+        **{k: v for k, v in extra.items() if k != "config"},
+        "windows_hit": r["windows_hit"],
+        "n_windows": r["n_windows"],
+        "fp_rows": r["fp_rows"],
+    }
+
+
+def _pooled(normalized: float, raw_sum: float, n_windows: int, held: dict[str, Any]) -> dict[str, Any]:
+    """The held-out files pooled: NAB's normalisation of their summed raw scores, and their rows."""
+    return {
+        "normalized": normalized,
+        "raw_sum": raw_sum,
+        "windows_hit": sum(h["windows_hit"] for h in held.values()),
+        "n_windows": n_windows,
+        "fp_rows": sum(h["fp_rows"] for h in held.values()),
+        "per_file": held,
+    }
 
 
 def nested_loo(ns: ModuleType, filesets: Sequence[list[Any]], labels: Sequence[str]) -> dict[str, Any]:
@@ -361,23 +372,8 @@ def nested_loo(ns: ModuleType, filesets: Sequence[list[Any]], labels: Sequence[s
                     pick_c, pick_t, pick_raw = c, t, raw
             r = ns.score_file(filesets[pick_c][i], prof, pick_t)
             raw_sum += r["raw"]
-            held[f.key] = {
-                "config": labels[pick_c],
-                "threshold": _threshold(pick_t),
-                "train_raw": pick_raw,
-                "raw": r["raw"],
-                "windows_hit": r["windows_hit"],
-                "n_windows": r["n_windows"],
-                "fp_rows": r["fp_rows"],
-            }
-        nested = {
-            "normalized": ns.normalise(raw_sum, n_windows, n_scorable, prof),
-            "raw_sum": raw_sum,
-            "windows_hit": sum(h["windows_hit"] for h in held.values()),
-            "n_windows": n_windows,
-            "fp_rows": sum(h["fp_rows"] for h in held.values()),
-            "per_file": held,
-        }
+            held[f.key] = _held_out(r, pick_t, pick_raw, config=labels[pick_c])
+        nested = _pooled(ns.normalise(raw_sum, n_windows, n_scorable, prof), raw_sum, n_windows, held)
         result[name] = {"in_sample": in_sample, "nested_loo": nested}
     return result
 
@@ -636,19 +632,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     profiles = evaluate(a.out, labels, a.data, a.nabscore)
     evaluate_seconds = time.perf_counter() - started
     rows = sum(s["rows"] for s in stats.values())
-    import detectors.surge
 
-    score_doc = " ".join((SCORES[a.score].__doc__ or "").split())
     run_record = {
         "commands": [shlex.join([_interpreter(), "bench/nab.py", *args_list])],
-        "detector": {
-            "class": "detectors.surge.SurgeDetector",
-            "module": detectors.surge.__file__,
-            "params": {**radar_params(), **params},
-            "score": a.score,
-            "score_definition": score_doc,
-            "streaming": "score of row i = SurgeDetector.update(row i) reading (judged before learning)",
-        },
+        "detector": _detector_record(a, params),
         "code": _code_version(a.detectors_path.resolve() if a.detectors_path else None),
         "runtime": {
             "rows": rows,
@@ -671,9 +658,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _detector_record(a: argparse.Namespace, params: dict[str, Any]) -> dict[str, Any]:
+    """What scored the rows: the detector class, its parameters and the score's definition."""
+    import detectors.surge
+
+    return {
+        "class": "detectors.surge.SurgeDetector",
+        "module": detectors.surge.__file__,
+        "params": {**radar_params(), **params},
+        "score": a.score,
+        "score_definition": " ".join((SCORES[a.score].__doc__ or "").split()),
+        "streaming": "score of row i = SurgeDetector.update(row i) reading (judged before learning)",
+    }
+
+
 def _main_nested(a: argparse.Namespace, args_list: list[str], params: dict[str, Any]) -> int:
     """Run every --grid configuration, evaluate each, then the nested leave-one-file-out."""
-    import detectors.surge
 
     ns = load_nabscore(a.nabscore)
     labels_path = a.labels or a.data / "labels_visible.json"
@@ -701,17 +701,9 @@ def _main_nested(a: argparse.Namespace, args_list: list[str], params: dict[str, 
     started = time.perf_counter()
     nested = nested_loo(ns, filesets, [s["label"] for s in summaries])
     evaluate_seconds += time.perf_counter() - started
-    score_doc = " ".join((SCORES[a.score].__doc__ or "").split())
     run_record = {
         "commands": [shlex.join([_interpreter(), "bench/nab.py", *args_list])],
-        "detector": {
-            "class": "detectors.surge.SurgeDetector",
-            "module": detectors.surge.__file__,
-            "params": {**radar_params(), **params},
-            "score": a.score,
-            "score_definition": score_doc,
-            "streaming": "score of row i = SurgeDetector.update(row i) reading (judged before learning)",
-        },
+        "detector": _detector_record(a, params),
         "grid": {"values": {k: list(v) for k, v in a.grid}, "configs": summaries},
         "nested": nested,
         "code": _code_version(a.detectors_path.resolve() if a.detectors_path else None),
