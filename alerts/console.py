@@ -20,8 +20,16 @@ def headline(event: IncidentEvent) -> str:
     incident = event.incident
     why = incident.why
     stream = why.get("stream_name") or incident.stream
+    action = event.action
     if event.type == "resolved":
+        if action is not None:
+            return f"{_ICONS[Level.CALM]} Resolved by {action.actor}: {stream} (peak: {incident.peak_level})"
         return f"{_ICONS[Level.CALM]} Resolved: {stream} is back to normal (peak: {incident.peak_level})"
+    if event.type == "acknowledged" and action is not None:
+        return f"👍 Acknowledged by {action.actor}: {str(event.level).upper()} on {stream}"
+    if event.type == "snoozed" and action is not None:
+        until = f" until {iso(action.until)}" if action.until else ""
+        return f"💤 Snoozed{until} by {action.actor}: {str(event.level).upper()} on {stream}"
     parts = [f"{_ICONS[event.level]} {str(event.level).upper()}: {stream}"]
     if "ratio" in why and "window_minutes" in why:
         parts.append(f"negative mentions {why['ratio']:.1f}× normal over {why['window_minutes']} min")
@@ -43,7 +51,7 @@ def render(event: IncidentEvent) -> str:
         f"   incident {incident.id} · since {iso(incident.opened_at)}"
         f" · {event.type} at {iso(event.change.at)}"
     )
-    if event.type != "resolved" and why:
+    if event.type not in ("resolved", "acknowledged", "snoozed") and why:
         if "mentions" in why:
             lo, hi = why.get("band", (0.0, 0.0))
             lines.append(

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts.incident import Incident, LevelChange
+from alerts.incident import Action, Incident, LevelChange
 from alerts.level import Level
 
-EVENT_TYPES = ("opened", "escalated", "deescalated", "resolved")
+EVENT_TYPES = ("opened", "escalated", "deescalated", "resolved", "acknowledged", "snoozed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class IncidentEvent:
     incident: Incident
     change: LevelChange
     previous: Level
+    action: Action | None = None  # what a person did, for events people caused
 
     @property
     def level(self) -> Level:
@@ -116,6 +117,30 @@ class EscalationPolicy:
         """The open incident of ``stream`` and ``kind``, if any."""
         track = self._tracks.get((stream, kind))
         return track.incident if track else None
+
+    def find(self, incident_id: str) -> Incident | None:
+        """The open incident with id ``incident_id``, if any."""
+        return next((t.incident for t in self._tracks.values() if t.incident.id == incident_id), None)
+
+    def act(self, incident_id: str, action: Action) -> list[IncidentEvent]:
+        """Apply what a person did to the open incident ``incident_id``.
+
+        Acknowledging or snoozing records the action; resolving also closes the incident (a
+        surge that goes on opens a new one). Applying an action twice (same ``action.id``), or to
+        an incident that is no longer open, changes nothing and returns no event.
+        """
+        incident = self.find(incident_id)
+        if incident is None or incident.has_action(action.id):
+            return []
+        incident.actions.append(action)
+        level = incident.level
+        if action.action == "resolve":
+            del self._tracks[(incident.stream, incident.kind)]
+            incident.resolved_at = action.at
+            change = incident.change(action.at, Level.CALM, {})
+            return [IncidentEvent("resolved", incident, change, level, action)]
+        kind = {"acknowledge": "acknowledged", "snooze": "snoozed"}[action.action]
+        return [IncidentEvent(kind, incident, LevelChange(action.at, level, {}), level, action)]
 
     def observe(self, obs: Observation) -> list[IncidentEvent]:
         """Apply one observation; returns the incident events it causes (usually none)."""

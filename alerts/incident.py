@@ -2,12 +2,13 @@
 
 An incident opens at the first level above calm, records every level change with its why, and
 keeps its identity while it escalates and de-escalates. Its JSON form is the backtest contract of
-DESIGN §3 (``id, stream, kind, opened_at, resolved_at, peak_level, levels``) plus extra fields.
+DESIGN §3 (``id, stream, kind, opened_at, resolved_at, peak_level, levels``) plus extra fields:
+``actions``, what people did to it (acknowledge, snooze, resolve), when they did anything.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from alerts.level import Level
 
 #: Incident kinds. Only ``crisis`` ever pages.
 KINDS = ("crisis", "buzz", "source_silent")
+#: What people can do to an incident (from Slack's buttons or the API).
+ACTIONS = ("acknowledge", "resolve", "snooze")
 
 
 def iso(ts: datetime) -> str:
@@ -35,6 +38,42 @@ class LevelChange:
         return {"at": iso(self.at), "level": str(self.level), "why": self.why}
 
 
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something a person did to an incident: who, what, when (wall time), and until when."""
+
+    id: str  # unique: the same action applied twice (a replay after a restart) counts once
+    at: datetime
+    action: str  # one of ACTIONS
+    actor: str  # who, as people read it (a display name)
+    until: datetime | None = None  # snoozes only
+    actor_id: str = ""  # who, as a system knows them (a Slack user id), when known
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"id", "at", "action", "actor", "until"}``."""
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "action": self.action,
+            "actor": self.actor,
+            "until": iso(self.until) if self.until else None,
+            "actor_id": self.actor_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Action:
+        """The inverse of :meth:`to_json`."""
+        until = data.get("until")
+        return cls(
+            id=str(data["id"]),
+            at=datetime.fromisoformat(data["at"]),
+            action=str(data["action"]),
+            actor=str(data["actor"]),
+            until=datetime.fromisoformat(until) if until else None,
+            actor_id=str(data.get("actor_id", "")),
+        )
+
+
 @dataclass(slots=True)
 class Incident:
     """An open or resolved incident of one stream and kind."""
@@ -48,6 +87,22 @@ class Incident:
     peak_level: Level = Level.CALM
     resolved_at: datetime | None = None
     last_abnormal_at: datetime | None = None
+    actions: list[Action] = field(default_factory=list)
+
+    def __getstate__(self) -> dict[str, Any]:  # by name: checkpoints survive new fields
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def __setstate__(self, state: dict[str, Any] | list[Any]) -> None:
+        if isinstance(state, list):  # checkpoints written before fields were pickled by name
+            state = dict(zip(self.__dataclass_fields__, state, strict=False))
+        for name, spec in self.__dataclass_fields__.items():
+            if name in state:
+                value = state[name]
+            elif spec.default_factory is not MISSING:
+                value = spec.default_factory()
+            else:
+                value = spec.default
+            object.__setattr__(self, name, value)
 
     @property
     def is_open(self) -> bool:
@@ -66,6 +121,22 @@ class Incident:
             if change.why:
                 return change.why
         return {}
+
+    @property
+    def acknowledged(self) -> Action | None:
+        """The first acknowledgement, if anyone acknowledged the incident."""
+        return next((a for a in self.actions if a.action == "acknowledge"), None)
+
+    def snoozed_until(self, now: datetime) -> datetime | None:
+        """When the latest snooze ends, if one is running at ``now``."""
+        for action in reversed(self.actions):
+            if action.action == "snooze" and action.until is not None:
+                return action.until if action.until > now else None
+        return None
+
+    def has_action(self, action_id: str) -> bool:
+        """True if the action ``action_id`` was applied already."""
+        return any(a.id == action_id for a in self.actions)
 
     def change(self, at: datetime, level: Level, why: dict[str, Any]) -> LevelChange:
         """Move to ``level`` and record it."""
@@ -86,6 +157,7 @@ class Incident:
             "resolved_at": iso(self.resolved_at) if self.resolved_at else None,
             "peak_level": str(self.peak_level),
             "levels": [c.to_json() for c in self.levels],
+            **({"actions": [a.to_json() for a in self.actions]} if self.actions else {}),
         }
 
     @staticmethod

@@ -3,7 +3,7 @@
 A notifier is anything with ``notify(event)``. Which events reach people is decided once, here:
 only incidents of kind ``crisis`` page; ``watch`` is for dashboards; an incident is announced when
 it first reaches ``warning`` and then at every level change; its resolution is announced only if
-it was announced before.
+it was announced before, and so are what people did to it (acknowledged, snoozed).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def is_announced(event: IncidentEvent) -> bool:
     incident = event.incident
     if not incident.pages:
         return False
-    if event.type == "resolved":
+    if event.type in ("resolved", "acknowledged", "snoozed"):
         return incident.peak_level >= Level.WARNING
     if event.level >= Level.WARNING:
         return True

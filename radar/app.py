@@ -6,25 +6,60 @@
 is set, requests need ``Authorization: Bearer <token>``. Accepted mentions are on disk before
 the answer ``{"accepted": n, "rejected": [{"index": i, "error": "..."}]}`` is sent; bad records
 are rejected one by one and the rest of the batch goes in.
+
+``POST /slack/interactions`` is the Slack app's interactivity request URL: the Acknowledge,
+Resolve and Snooze buttons of alert messages. Requests are verified with ``$SLACK_SIGNING_SECRET``
+(slack-sdk ``SignatureVerifier``: a bad signature, or a timestamp over five minutes old, is refused
+with 401 and counted); the action is logged and applied, and the answer sent, within Slack's
+three seconds (the message is then edited by the dispatcher to show who did what).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
+import logging
 import os
+import time
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from radar.batch import BatchTooLarge, decode_body
 from radar.journal import JournalError
 from radar.mention import Mention
-from radar.service import RadarService
+from radar.service import SLACK_SECRET_ENV, RadarService
 
 TOKEN_ENV = "RADAR_INGEST_TOKEN"
+#: Slack wants an answer within 3 s: give up waiting for the action (it still completes) after this.
+SLACK_ANSWER_SECONDS = 2.0
+#: The buttons of alert messages (action_id -> action, snooze hours).
+BUTTONS = {
+    "ack": ("acknowledge", 0),
+    "resolve": ("resolve", 0),
+    "snooze_1h": ("snooze", 1),
+    "snooze_4h": ("snooze", 4),
+}
+
+log = logging.getLogger(__name__)
+
+
+class _ServiceClock(Clock):
+    """slack-sdk's clock, read from the radar's (injected) clock."""
+
+    def __init__(self, service: RadarService) -> None:
+        self.service = service
+
+    def now(self) -> float:
+        return self.service.clock.now().timestamp()
+
 
 _INGEST_DOC = {
     "requestBody": {
@@ -41,8 +76,9 @@ _INGEST_DOC = {
 }
 
 
-def create_app(service: RadarService, token: str | None = None) -> FastAPI:
-    """The FastAPI app serving ``service``; ``token`` defaults to ``$RADAR_INGEST_TOKEN``."""
+def create_app(service: RadarService, token: str | None = None, slack_secret: str | None = None) -> FastAPI:
+    """The FastAPI app serving ``service``; ``token`` defaults to ``$RADAR_INGEST_TOKEN`` and
+    ``slack_secret`` to ``$SLACK_SIGNING_SECRET``."""
     app = FastAPI(
         title="Crisis Radar",
         version="0.1.0",
@@ -97,6 +133,54 @@ def create_app(service: RadarService, token: str | None = None) -> FastAPI:
                 headers={"Retry-After": "5"},
             )
         return JSONResponse(report.to_json())
+
+    secret = slack_secret if slack_secret is not None else os.environ.get(SLACK_SECRET_ENV, "")
+    verifier = SignatureVerifier(secret, clock=_ServiceClock(service)) if secret else None
+
+    @app.post("/slack/interactions", summary="Slack interactivity: the alert buttons")
+    async def slack_interactions(request: Request) -> Response:
+        counted = service.metrics.slack_interactions
+        if verifier is None:
+            counted.labels("not_configured").inc()
+            return JSONResponse({"error": f"Slack interactivity is off: set {SLACK_SECRET_ENV}"}, 503)
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        stamp = headers.get("x-slack-request-timestamp", "")
+        if not verifier.is_valid_request(body, headers):
+            fresh = stamp.isdigit() and abs(service.clock.now().timestamp() - int(stamp)) <= 300
+            counted.labels("bad_signature" if fresh else "stale").inc()
+            reason = "bad signature" if fresh else "missing or stale timestamp (over 5 minutes)"
+            return JSONResponse({"error": f"request refused: {reason}"}, 401)
+        try:
+            payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
+            clicked = payload["actions"][0]
+            action, hours = BUTTONS[clicked["action_id"]]
+            incident_id = str(clicked["value"]).split("|")[0]
+            user = payload.get("user") or {}
+            user_id = str(user.get("id", ""))
+            actor = str(user.get("name") or user.get("username") or user_id or "someone")
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+            counted.labels("bad_payload").inc()
+            return JSONResponse({"error": f"not an alert button click: {exc!r}"}, 400)
+        snooze = timedelta(hours=hours) if hours else None
+        started = time.monotonic()
+        work = asyncio.ensure_future(
+            run_in_threadpool(service.act, incident_id, action, actor, actor_id=user_id, snooze=snooze)
+        )
+        try:
+            incident = await asyncio.wait_for(asyncio.shield(work), SLACK_ANSWER_SECONDS)
+        except TimeoutError:  # the radar is busy: answer Slack now, the action completes after
+            log.warning("slack %s on %s took over %.1f s", action, incident_id, time.monotonic() - started)
+            counted.labels("accepted").inc()
+            return Response(status_code=200)
+        if incident is None:
+            counted.labels("unknown_incident").inc()
+            return JSONResponse(
+                {"response_type": "ephemeral", "replace_original": False,
+                 "text": f"Incident {incident_id} is no longer open: nothing to {action}."}
+            )  # fmt: skip
+        counted.labels("accepted").inc()
+        return Response(status_code=200)
 
     @app.get("/metrics", summary="Prometheus metrics")
     def metrics() -> Response:

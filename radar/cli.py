@@ -244,7 +244,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from radar.app import create_app
-    from radar.service import RadarService
+    from radar.service import RadarService, slack_client_from_env
 
     config = load_config(args.config)
     log = logging.getLogger(__name__)
@@ -254,7 +254,14 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(sig, _stop_on_signal)
     service = None
     try:
-        service = RadarService(config, state_dir=args.state_dir)
+        slack = slack_client_from_env(config)
+        if (
+            slack is not None
+            and not config.slack.channel
+            and not any(s.slack and s.slack.channel for s in config.streams.values())
+        ):
+            log.warning("SLACK_BOT_TOKEN is set but no [slack] channel is configured: nothing will be posted")
+        service = RadarService(config, state_dir=args.state_dir, slack=slack)
         service.start()
         app = create_app(service)
         host = args.host or config.http.host

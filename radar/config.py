@@ -19,6 +19,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -106,6 +107,68 @@ class EscalationSettings(_Section):
     silent_after_minutes: float = Field(default=30, gt=0, description="silence before a source is silent")
 
 
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class SlackRoute(_Section):
+    """``[streams.NAME.slack]``: where one stream's alerts go (the ``[slack]`` defaults otherwise)."""
+
+    channel: str = Field(default="", description="channel id (C...) or name")
+    oncall_group: str = Field(default="", description="user group id (S...) mentioned on crisis")
+
+
+class SlackSettings(_Section):
+    """``[slack]``: Slack alerts (on when ``$SLACK_BOT_TOKEN`` is set; see the README)."""
+
+    channel: str = Field(default="", description="default channel id (C...) or name")
+    oncall_group: str = Field(default="", description="default on-call user group id (S...)")
+    api_url: str = Field(default="https://slack.com/api/", description="Web API base ($SLACK_API_URL)")
+    reminder_minutes: float = Field(default=30, gt=0, description="re-announce unacknowledged crises")
+    quiet_hours: str = Field(default="", description="HH:MM-HH:MM: warnings wait, crises do not")
+    timezone: str = Field(default="UTC", description="of quiet_hours (IANA name)")
+    incident_url: str = Field(default="", description="link to an incident page; {id} and {stream}")
+    dashboard_url: str = Field(default="", description="link to the dashboard; {stream}")
+    chart_hours: float = Field(default=4, gt=0, le=4, description="hours shown on the chart")
+    max_per_second: float = Field(default=1.0, gt=0, le=10, description="messages per channel")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if not value:
+            return value
+        start, sep, end = value.partition("-")
+        if not sep or not _CLOCK.match(start.strip()) or not _CLOCK.match(end.strip()):
+            raise ValueError(f"{value!r} is not HH:MM-HH:MM (e.g. 22:00-07:00)")
+        if start.strip() == end.strip():
+            raise ValueError(f"{value!r} starts and ends at the same time")
+        return f"{start.strip()}-{end.strip()}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+        return value
+
+    @field_validator("incident_url", "dashboard_url")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            value.format(id="x", stream="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{value!r} may use only {{id}} and {{stream}} ({exc})") from None
+        return value
+
+    def route(self, stream: StreamSettings | None) -> SlackRoute:
+        """Where ``stream``'s alerts go: its own route over these defaults."""
+        own = stream.slack if stream is not None and stream.slack is not None else SlackRoute()
+        return SlackRoute(
+            channel=own.channel or self.channel, oncall_group=own.oncall_group or self.oncall_group
+        )
+
+
 def _words(values: Any, prefix: str, what: str) -> tuple[str, ...]:
     out: list[str] = []
     for raw in values:
@@ -127,6 +190,7 @@ class StreamSettings(_Section):
     handles: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     detection: dict[str, Any] = Field(default_factory=dict, description="overrides of [detection]")
+    slack: SlackRoute | None = None
 
     @field_validator("keywords", "exclude", mode="before")
     @classmethod
@@ -164,6 +228,7 @@ class RadarConfig(_Section):
     http: HttpSettings = HttpSettings()
     detection: DetectionSettings = DetectionSettings()
     escalation: EscalationSettings = EscalationSettings()
+    slack: SlackSettings = SlackSettings()
     streams: dict[str, StreamSettings] = Field(default_factory=dict)
 
     @field_validator("streams")
@@ -186,6 +251,10 @@ class RadarConfig(_Section):
                 f"{len(self.streams)} streams configured but radar.max_streams is {self.radar.max_streams}"
             )
         return self
+
+    def slack_route(self, stream: str) -> SlackRoute:
+        """Where ``stream``'s Slack alerts go."""
+        return self.slack.route(self.streams.get(stream))
 
     def detection_for(self, stream: str) -> DetectionSettings:
         """The detection settings of ``stream``: the defaults with its overrides applied."""

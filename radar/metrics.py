@@ -217,13 +217,64 @@ class RadarMetrics:
         )
         self.streams = Gauge("radar_streams", "Streams known to the radar.", registry=r)
         # -- notifications ----------------------------------------------------------------------
-        self.notifications = Counter(
-            "radar_notifications_total",
-            "Notification attempts by notifier and outcome.",
-            ["notifier", "outcome"],
+        self.notifications_sent = Counter(
+            "radar_notifications_sent_total",
+            "Notifications that reached the notifier's service, by notifier and what (parent, update, "
+            "reply, chart).",
+            ["notifier", "what"],
             registry=r,
         )
+        self.notifications_failed = Counter(
+            "radar_notifications_failed_total",
+            "Failed notification calls by notifier and reason (rate_limited, server_error, connection, "
+            "or the service's error code).",
+            ["notifier", "reason"],
+            registry=r,
+        )
+        self.notification_latency = Histogram(
+            "radar_notification_latency_seconds",
+            "From the decision to notify to the notifier's service accepting it.",
+            ["notifier"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "radar_outbox_depth", "Notifications waiting in the outbox.", ["notifier"], registry=r
+        )
+        self.outbox_oldest_age = Gauge(
+            "radar_outbox_oldest_age_seconds",
+            "Age of the oldest notification waiting in the outbox (0 when none waits).",
+            ["notifier"],
+            registry=r,
+        )
+        self.slack_interactions = Counter(
+            "radar_slack_interactions_total",
+            "Slack button clicks received, by outcome (accepted, bad_signature, stale, bad_payload, "
+            "unknown_incident, not_configured).",
+            ["outcome"],
+            registry=r,
+        )
+
+    def delivery(self, notifier: str) -> DeliveryCounter:
+        """An observer that counts one notifier's deliveries here."""
+        return DeliveryCounter(self, notifier)
 
     def exposition(self) -> bytes:
         """The text exposition format of every metric."""
         return generate_latest(self.registry)
+
+
+class DeliveryCounter:
+    """Counts one notifier's deliveries and failures (the ``DeliveryObserver`` of ``alerts.delivery``)."""
+
+    def __init__(self, metrics: RadarMetrics, notifier: str) -> None:
+        self.metrics, self.notifier = metrics, notifier
+
+    def sent(self, what: str, latency: float) -> None:
+        """One delivery, ``latency`` seconds after it was queued."""
+        self.metrics.notifications_sent.labels(self.notifier, what).inc()
+        self.metrics.notification_latency.labels(self.notifier).observe(latency)
+
+    def failed(self, reason: str) -> None:
+        """One failed call."""
+        self.metrics.notifications_failed.labels(self.notifier, reason).inc()

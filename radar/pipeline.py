@@ -19,10 +19,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from alerts.chart import Point, Series
 from alerts.escalation import EscalationPolicy, IncidentEvent, Observation
-from alerts.incident import Incident
+from alerts.incident import Action, Incident
 from alerts.level import Level
 from detectors.crisis import Assessment, CrisisDetector
+from detectors.negbin import band
 from radar.authors import AuthorActivity
 from radar.config import RadarConfig
 from radar.dedup import Deduplicator
@@ -188,6 +190,47 @@ class Pipeline:
         """Resolved (recent) and open incidents, by opening time."""
         out = list(self.history) + self.open_incidents()
         return sorted(out, key=lambda i: (i.opened_at, i.id))
+
+    def act(self, incident_id: str, action: Action) -> list[IncidentEvent]:
+        """Apply what a person did to the open incident ``incident_id`` (see ``EscalationPolicy.act``)."""
+        events = self.policy.act(incident_id, action)
+        for event in events:
+            if event.type == "resolved":
+                self._count(event)
+                self.history.append(event.incident)
+                state = self.streams.get(event.incident.stream)
+                if state is not None and event.incident.pages:
+                    state.level = 0
+            if self.sink is not None:
+                self.sink(event)
+        return events
+
+    def series(self, stream: str, hours: float = 4.0, marker: datetime | None = None) -> Series | None:
+        """``stream``'s last ``hours`` of closed buckets with the band expected of each (for charts).
+
+        The expectation is the stream's seasonal baseline as it stands now (what normal looks
+        like at each of those times); the band is its ±3 sd under the 1-bucket dispersion.
+        """
+        state = self.streams.get(stream)
+        if state is None:
+            return None
+        seconds = self.config.radar.bucket_seconds
+        baseline = state.detector.volume.baseline
+        dispersion = state.detector.volume.dispersions().get(round(seconds / 60), 0.0)
+        counts = {b.start: (b.mentions, b.negative) for b in state.recent}
+        if not counts:
+            return None
+        end = max(counts) + seconds
+        start = max(min(counts), end - hours * 3600.0)
+        points: list[Point] = []
+        t = start - (start % seconds)
+        while t < end:
+            mentions, negative = counts.get(t, (0, 0))
+            expected = baseline.expected(t) if baseline is not None else 0.0
+            lo, hi = band(expected, dispersion)
+            points.append((t, mentions, negative, round(expected, 3), round(lo, 3), round(hi, 3)))
+            t += seconds
+        return Series(state.display, seconds, points, marker.timestamp() if marker else None)
 
     def stream_samples(self) -> list[StreamSample]:
         """Every stream's figures for ``/metrics`` (called from the scrape thread)."""

@@ -9,7 +9,11 @@
   the journal after it replayed, so ``kill -9`` loses nothing accepted and a restart neither
   re-learns nor re-opens open incidents as new;
 * in live mode an APScheduler job closes the buckets of idle streams on the wall clock;
-* incident events go to the notifiers (the console by default).
+* incident events go to the notifiers: Slack when a client is given (see
+  :func:`slack_client_from_env`), the console otherwise; Slack work goes through a persisted
+  outbox drained by a dispatcher thread, and an APScheduler job re-announces unacknowledged crises;
+* what people do to incidents (:meth:`RadarService.act`: acknowledge, snooze, resolve) is logged
+  durably before it is applied, and re-applied after a restart.
 
 HTTP lives in :mod:`radar.app`; this module has no web code.
 """
@@ -17,18 +21,30 @@ HTTP lives in :mod:`radar.app`; this module has no web code.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from slack_sdk import WebClient
 
+from alerts.chart import Series
 from alerts.console import ConsoleNotifier
+from alerts.delivery import SlackDispatcher
 from alerts.escalation import IncidentEvent
+from alerts.incident import ACTIONS, Action, Incident
 from alerts.notifier import FanOut, Notifier
+from alerts.outbox import Outbox
+from alerts.quiet_hours import QuietHours
+from alerts.slack import SlackNotifier
+from alerts.slack_message import Links
+from radar.action_log import ActionLog
 from radar.batch import BatchResult, Rejection
 from radar.checkpoint import Checkpointer
 from radar.clock import Clock, SystemClock
@@ -40,6 +56,20 @@ from radar.pipeline import Pipeline
 from radar.sentiment import SentimentScorer, VaderScorer
 
 log = logging.getLogger(__name__)
+
+#: Environment variables of the Slack integration.
+SLACK_TOKEN_ENV = "SLACK_BOT_TOKEN"
+SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"
+SLACK_URL_ENV = "SLACK_API_URL"
+
+
+def slack_client_from_env(config: RadarConfig) -> WebClient | None:
+    """A Slack client when ``$SLACK_BOT_TOKEN`` is set (base URL: ``$SLACK_API_URL`` or the config)."""
+    token = os.environ.get(SLACK_TOKEN_ENV, "").strip()
+    if not token:
+        return None
+    base = os.environ.get(SLACK_URL_ENV, "").strip() or config.slack.api_url
+    return WebClient(token=token, base_url=base.rstrip("/") + "/", timeout=10, retry_handlers=[])
 
 
 @dataclass
@@ -81,6 +111,10 @@ class RadarService:
         Flush each journaled batch to the disk before acknowledging it (on in production).
     journal_segment_bytes
         Size at which the journal starts a new segment file (segments are deleted whole).
+    slack
+        A Slack Web API client: incidents are then announced in Slack (and no longer on the
+        console unless ``notifiers`` says so). Build it with retry_handlers=[]: the dispatcher
+        makes every retry decision.
     """
 
     def __init__(
@@ -94,15 +128,25 @@ class RadarService:
         live: bool = True,
         fsync: bool = True,
         journal_segment_bytes: int = 64 * 2**20,
+        slack: WebClient | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.live = live
         self.metrics = RadarMetrics()
         self.scorer = scorer or VaderScorer()
-        self.notify = FanOut(list(notifiers) if notifiers is not None else [ConsoleNotifier()])
         root = Path(state_dir if state_dir is not None else config.radar.state_dir)
         self.state_dir = root
+        chosen: list[Notifier] = (
+            list(notifiers) if notifiers is not None else ([] if slack else [ConsoleNotifier()])
+        )
+        self.slack: SlackNotifier | None = None
+        self.dispatcher: SlackDispatcher | None = None
+        if slack is not None:
+            self.slack, self.dispatcher = self._slack(slack, root)
+            chosen.append(self.slack)
+        self.notify = FanOut(chosen)
+        self.actions = ActionLog(root / "actions.jsonl", fsync=fsync)
         self.journal = Journal(root / "journal", segment_bytes=journal_segment_bytes, fsync=fsync)
         self.checkpointer = Checkpointer(root / "checkpoints")
         self._lock = threading.RLock()
@@ -129,6 +173,8 @@ class RadarService:
             pipeline.ingest(mention, source="journal")
             self.replayed += 1
         pipeline.advance()
+        for incident_id, action in self.actions.read():  # those the checkpoint may not hold yet
+            pipeline.act(incident_id, action)
         if self.replayed:
             log.info("replayed %d journaled mentions after the checkpoint", self.replayed)
         self.metrics.journal_seq.set(self.journal.last_seq)
@@ -136,6 +182,80 @@ class RadarService:
 
     def _on_event(self, event: IncidentEvent) -> None:
         self.notify.notify(event)
+
+    def _slack(self, client: WebClient, root: Path) -> tuple[SlackNotifier, SlackDispatcher]:
+        settings = self.config.slack
+        outbox = Outbox(root / "slack-outbox.sqlite3")
+
+        def route(stream: str) -> tuple[str, str]:
+            r = self.config.slack_route(stream)
+            return r.channel, r.oncall_group
+
+        dispatcher = SlackDispatcher(
+            outbox,
+            client,
+            group_of=lambda stream: route(stream)[1],
+            links=Links(settings.incident_url, settings.dashboard_url),
+            observer=self.metrics.delivery("slack"),
+            clock=lambda: self.clock.now().timestamp(),
+            max_per_second=settings.max_per_second,
+        )
+        notifier = SlackNotifier(
+            outbox,
+            route,
+            self.clock.now,
+            quiet_hours=QuietHours(settings.quiet_hours, settings.timezone),
+            reminder=timedelta(minutes=settings.reminder_minutes),
+            charts=self._chart,
+            wake=dispatcher.wake,
+        )
+        self.metrics.outbox_depth.labels("slack").set_function(outbox.depth)
+        self.metrics.outbox_oldest_age.labels("slack").set_function(
+            lambda: outbox.oldest(self.clock.now().timestamp())
+        )
+        return notifier, dispatcher
+
+    def _chart(self, incident: Incident, now: datetime) -> Series | None:
+        pipeline = getattr(self, "pipeline", None)  # events during start-up replay come before it is set
+        if pipeline is None:
+            return None
+        return pipeline.series(incident.stream, self.config.slack.chart_hours, marker=incident.opened_at)
+
+    # -- what people do ------------------------------------------------------------------------
+    def act(
+        self,
+        incident_id: str,
+        action: str,
+        actor: str,
+        *,
+        actor_id: str = "",
+        snooze: timedelta | None = None,
+    ) -> Incident | None:
+        """Record and apply ``action`` on the open incident ``incident_id``; None when none is open.
+
+        The action is written to the action log (fsync) before it is applied, so a crash right
+        after cannot lose it.
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"action: unknown action {action!r} ({', '.join(ACTIONS)})")
+        if action == "snooze" and (snooze is None or snooze <= timedelta(0)):
+            raise ValueError("snooze: needs a positive duration")
+        now = self.clock.now()
+        record = Action(
+            id=uuid.uuid4().hex,
+            at=now,
+            action=action,
+            actor=actor,
+            until=now + snooze if action == "snooze" and snooze is not None else None,
+            actor_id=actor_id,
+        )
+        with self._lock:
+            incident = self.pipeline.policy.find(incident_id)
+            if incident is None:
+                return None
+            self.actions.append(incident_id, record)
+            self.pipeline.act(incident_id, record)
+        return incident
 
     # -- ingest --------------------------------------------------------------------------------
     def submit(self, batch: BatchResult | Sequence[Mention], source: str = "api") -> IngestReport:
@@ -229,16 +349,26 @@ class RadarService:
             max_instances=1,
             id="checkpoint",
         )
+        if self.slack is not None:
+            scheduler.add_job(
+                self.slack.remind, "interval", seconds=60, coalesce=True, max_instances=1, id="remind"
+            )
         scheduler.start()
         self._scheduler = scheduler
+        if self.dispatcher is not None:
+            self.dispatcher.start()
 
     def stop(self) -> None:
         """Stop the scheduler, write a final checkpoint and close the journal."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self.checkpoint()
         self.journal.close()
+        if self.dispatcher is not None:
+            self.dispatcher.outbox.close()
 
     # -- reading -------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -269,4 +399,5 @@ class RadarService:
                 "checkpoint_age_seconds": age,
                 "watermark": pipe.windower.watermark if pipe.windower.watermark > 0 else None,
                 "notification_failures": self.notify.failures,
+                "slack": self.dispatcher.status() if self.dispatcher is not None else None,
             }
