@@ -174,7 +174,17 @@ class SlackDispatcher:
         """Something was queued: look at once."""
         self._wake.set()
 
+    def check(self) -> None:
+        """Ask Slack who the token is (``auth.test``); a refused token halts delivery at once."""
+        try:
+            answer = self._call("auth_test")
+        except _Failure as failure:
+            self._failed(failure, "auth.test", "-")
+            return
+        log.info("slack: posting as %s in %s", answer.get("user"), answer.get("team"))
+
     def _loop(self) -> None:
+        self.check()
         while not self._stop.is_set():
             try:
                 done = self.run_once()
