@@ -38,7 +38,7 @@ Router = Callable[[str], tuple[str, str]]
 ChartSource = Callable[[Incident, datetime], Series | None]
 
 
-def _key(event: IncidentEvent) -> str:
+def event_key(event: IncidentEvent) -> str:
     """The event's identity within its incident: the same after a journal replay."""
     incident = event.incident
     if event.action is not None:
@@ -121,7 +121,7 @@ class SlackNotifier:
             self.outbox.upsert_thread(
                 incident.id, channel, view.to_json(), version=version, now=stamp, due_at=due.timestamp()
             )
-            self._chart(incident, _key(event), now, due)
+            self._chart(incident, event_key(event), now, due)
             self.wake()
             return
         self.outbox.upsert_thread(
@@ -140,9 +140,9 @@ class SlackNotifier:
                 group=group if crisis else "",
             )
             body = json.dumps({"text": text, "broadcast": crisis})
-            self.outbox.add_reply(incident.id, _key(event), "text", body, now=stamp)
+            self.outbox.add_reply(incident.id, event_key(event), "text", body, now=stamp)
         if event.type == "escalated":
-            self._chart(incident, _key(event), now, now)
+            self._chart(incident, event_key(event), now, now)
         self.wake()
 
     def _snoozed(self, incident: Incident, event: IncidentEvent, now: datetime) -> bool:
