@@ -8,10 +8,13 @@ it was announced before, and so are what people did to it (acknowledged, snoozed
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol, runtime_checkable
 
 from alerts.escalation import IncidentEvent
 from alerts.level import Level
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -51,3 +54,4 @@ class FanOut:
                 notifier.notify(event)
             except Exception:  # a broken notifier must not stop detection
                 self.failures += 1
+                log.exception("notifier %s failed on %s", type(notifier).__name__, event.incident.id)

@@ -320,12 +320,25 @@ def check_config_report(path: Path | str) -> tuple[bool, str]:
         f"  buckets of {r.bucket_seconds} s, lateness {r.allowed_lateness_seconds} s, "
         f"max {r.max_streams} streams ({'auto-created' if r.auto_streams else 'configured only'})"
     )
+    sl = config.slack
+    if sl.channel or any(st.slack and st.slack.channel for st in config.streams.values()):
+        quiet = f", quiet hours {sl.quiet_hours} {sl.timezone}" if sl.quiet_hours else ""
+        group = f", crises mention {sl.oncall_group}" if sl.oncall_group else ", no on-call group"
+        lines.append(
+            f"  slack: alerts to {sl.channel or '(per stream only)'}{group}, reminders every "
+            f"{sl.reminder_minutes:g} min{quiet} (sent when SLACK_BOT_TOKEN is set)"
+        )
+    else:
+        lines.append("  slack: no channel configured (alerts go to the console)")
     if not config.streams:
         lines.append("  no streams configured: mentions must carry a `stream` field")
     for name, s in config.streams.items():
         rules = [*s.keywords, *s.hashtags, *s.handles]
         excl = f"; excluding {', '.join(s.exclude)}" if s.exclude else ""
         over = f"; overrides {', '.join(sorted(s.detection))}" if s.detection else ""
+        if s.slack and (s.slack.channel or s.slack.oncall_group):
+            route = config.slack_route(name)
+            over += f"; slack {route.channel or '-'} {route.oncall_group}".rstrip()
         what = ", ".join(rules) if rules else "only mentions that name it in `stream`"
         lines.append(f"  stream {name}: {what}{excl}{over}")
     return True, "\n".join(lines)

@@ -390,8 +390,10 @@ class RadarService:
             age = None
             if self._checkpoint_at is not None:
                 age = round(self.clock.now().timestamp() - self._checkpoint_at, 1)
+            slack = self.dispatcher.status() if self.dispatcher is not None else None
             return {
-                "status": "ok",
+                # degraded: alerts cannot reach people (Slack refused the token)
+                "status": "degraded" if slack is not None and slack["halted"] else "ok",
                 "streams": streams,
                 "open_incidents": len(pipe.open_incidents()),
                 "journal_seq": self.journal.last_seq,
@@ -399,5 +401,5 @@ class RadarService:
                 "checkpoint_age_seconds": age,
                 "watermark": pipe.windower.watermark if pipe.windower.watermark > 0 else None,
                 "notification_failures": self.notify.failures,
-                "slack": self.dispatcher.status() if self.dispatcher is not None else None,
+                "slack": slack,
             }

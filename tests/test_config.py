@@ -263,6 +263,7 @@ def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
     assert proc.stdout.splitlines() == [
         f"{path}: OK",
         "  buckets of 60 s, lateness 120 s, max 1000 streams (auto-created)",
+        "  slack: no channel configured (alerts go to the console)",
         "  stream acme: acme; overrides crisis_ratio, negative_threshold, warmup_hours",
         "  stream nimbus: nimbus",
     ]
@@ -304,6 +305,7 @@ def test_the_example_configuration_is_valid() -> None:
     assert proc.stdout.splitlines() == [
         "examples/radar.toml: OK",
         "  buckets of 60 s, lateness 120 s, max 1000 streams (auto-created)",
+        "  slack: no channel configured (alerts go to the console)",
         "  stream acme: acme air, acmeair, #acmeair, @acmeair, @acmeairhelp; excluding acme air fryer",
         "  stream nimbus: nimbus mobile, @nimbusmobile; overrides crisis_ratio, warmup_hours",
     ]
@@ -320,3 +322,31 @@ def test_the_example_shows_the_defaults() -> None:
     assert config.streams["acme"].display_name == "Acme Air"
     nimbus = config.detection_for("nimbus")
     assert (nimbus.warmup_hours, nimbus.crisis_ratio, nimbus.warning_ratio) == (48.0, 5.0, 2.0)
+
+
+def test_slack_settings_are_checked_and_routed_per_stream() -> None:
+    config = parse_config(
+        """
+[slack]
+channel = "C0ALL"
+oncall_group = "S0ONCALL"
+quiet_hours = "22:00-07:00"
+timezone = "Europe/Paris"
+[streams.acme]
+keywords = ["acme"]
+slack = { channel = "C0ACME" }
+[streams.nimbus]
+keywords = ["nimbus"]
+"""
+    )
+    assert (config.slack_route("acme").channel, config.slack_route("acme").oncall_group) == (
+        "C0ACME",
+        "S0ONCALL",
+    )
+    assert config.slack_route("nimbus").channel == "C0ALL"
+    with pytest.raises(ConfigError) as bad:
+        parse_config('[slack]\nquiet_hours = "22-7"\ntimezone = "Mars/Olympus"\nincident_url = "{oops}"\n')
+    message = str(bad.value)
+    assert "slack.quiet_hours: '22-7' is not HH:MM-HH:MM" in message
+    assert "slack.timezone: unknown time zone 'Mars/Olympus'" in message
+    assert "slack.incident_url: '{oops}' may use only {id} and {stream}" in message
