@@ -4,7 +4,8 @@ One background thread (or :meth:`SlackDispatcher.run_once` in tests) does, in or
 parent messages that are due, edits of parents that show an old view, text replies, then chart
 uploads (rendering a chart takes a tenth of a second: it must not delay a message).
 
-* **Rate:** at most ``max_per_second`` new messages per channel (Slack allows about one a second).
+* **Rate:** at most ``max_per_second`` messages per channel (Slack allows about one a second), and
+  as many chart uploads (limited apart: a chart never holds up the next alert).
 * **429:** the method (for that channel) is held for the answer's ``Retry-After`` seconds. This is
   done here rather than with slack-sdk's ``RateLimitErrorRetryHandler``, which sleeps in the calling
   thread and so would hold every other channel's alerts back too.
@@ -147,7 +148,10 @@ class SlackDispatcher:
         self.last_error: str | None = None
         self.last_success: float | None = None
         self._failing = False  # the last call failed transiently: Slack may be down
-        self._next_message: dict[str, float] = {}  # channel -> earliest next new message
+        # (method, channel) -> earliest next call that posts a message: chat.postMessage and file
+        # shares are limited apart (Slack's one message a second per channel is chat.postMessage's;
+        # uploads have their own limit), so a chart never delays the next alert
+        self._next_message: dict[tuple[str, str], float] = {}
         self._holds: dict[tuple[str, str], float] = {}  # (method, channel) -> held until (429)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -247,7 +251,7 @@ class SlackDispatcher:
         if self._holds.get((method, channel), 0.0) > now:
             return 0
         new_message = method != "chat.update"
-        if new_message and self._next_message.get(channel, 0.0) > now:
+        if new_message and self._next_message.get((method, channel), 0.0) > now:
             return 0
         try:
             what = call()
@@ -256,7 +260,7 @@ class SlackDispatcher:
             return 0
         after = self.clock()
         if new_message:
-            self._next_message[channel] = after + self.spacing
+            self._next_message[(method, channel)] = after + self.spacing
         self.last_success = after
         if self._failing:  # Slack is back: whatever waits on a backoff is due now
             self._failing = False
