@@ -203,7 +203,12 @@ class CrisisDetector(base.AnomalyDetector):
         if self._silent:
             x = {**x, "missing": True}
         vol = self._volume.update(x)
-        neg = self._negative.update(self._with_negative_expectation(x, vol))
+        if self._share_all > 0:  # as _with_negative_expectation, without a dict to build
+            negative = float(x.get("negative") or 0.0)
+            expected = vol.expected * self.share_baseline
+            neg = self._negative.update_counts(vol.t, negative, expected, bool(x.get("missing")))
+        else:
+            neg = self._negative.update(x)
         if (
             not self._silent
             and not vol.learning
