@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Bumped whenever the pickled state changes shape (2: the detectors' per-bucket readings became named
 #: tuples, the weekly baseline keeps bits for finished weeks, and the streams keep compact recent
-#: activity instead of buckets; 3: the recent activity keeps its buckets as columns). Older checkpoints
-#: are refused with a CheckpointError naming both versions, never half-read.
+#: activity instead of buckets; 3: the recent activity keeps its buckets as columns, author activity
+#: and the weekly baseline's counters moved to arrays). Older checkpoints are refused with a
+#: CheckpointError naming both versions, never half-read.
 VERSION = 3
 PICKLE_PROTOCOL = 5
 _MAGIC = b"RADARCKPT\x01"

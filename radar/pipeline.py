@@ -340,9 +340,14 @@ class Pipeline:
             not a.severity
             and not a.buzz
             and not a.silent
-            and incident(name, "crisis") is None
-            and incident(name, "buzz") is None
-            and incident(name, "source_silent") is None
+            and (
+                not self.policy.any_open()
+                or (
+                    incident(name, "crisis") is None
+                    and incident(name, "buzz") is None
+                    and incident(name, "source_silent") is None
+                )
+            )
         ):
             state.level = 0
             return []
