@@ -324,9 +324,7 @@ class Pipeline:
 
     def _close(self, bucket: Bucket) -> list[IncidentEvent]:
         state = self.streams[bucket.stream]
-        a = state.detector.update(
-            {"t": bucket.start, "mentions": bucket.weighted, "negative": bucket.weighted_negative}
-        )
+        a = state.detector.update_counts(bucket.start, bucket.weighted, bucket.weighted_negative)
         state.recent.add(bucket)
         if a.topic_candidate:  # a sustained negative surge: is a topic emerging with it?
             recent_terms, mentions = state.recent.terms(bucket.end - TOPIC_SECONDS)
