@@ -113,6 +113,10 @@ class EscalationPolicy:
         """The incidents currently open."""
         return (t.incident for t in self._tracks.values())
 
+    def any_open(self) -> bool:
+        """Whether any incident is open (of any stream: the usual answer is no)."""
+        return bool(self._tracks)
+
     def incident(self, stream: str, kind: str) -> Incident | None:
         """The open incident of ``stream`` and ``kind``, if any."""
         track = self._tracks.get((stream, kind))

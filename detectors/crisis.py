@@ -27,7 +27,8 @@ Severities are integers: 0 calm, 1 watch, 2 warning, 3 crisis.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from river import base
@@ -64,6 +65,11 @@ class Assessment(NamedTuple):
     def topic_candidate(self) -> bool:
         """True when the level below warning would be raised by an emerging negative topic."""
         return self.topic_window > 0 and self.severity < WARNING
+
+
+#: An :class:`Assessment` from the tuple of all its fields, without the generated ``__new__`` (a
+#: third of the cost: one is made per bucket of every stream).
+_assessment: Callable[[tuple[Any, ...]], Assessment] = partial(tuple.__new__, Assessment)
 
 
 class CrisisDetector(base.AnomalyDetector):
@@ -193,7 +199,7 @@ class CrisisDetector(base.AnomalyDetector):
         vol = self._volume.read(x)
         neg = self._negative.read(self._with_negative_expectation(x, vol))
         totals = self._volume.window_sums(vol.observed, vol.expected)[0] if not vol.learning else []
-        return self._assess(x, vol, neg, totals).score
+        return self._assess(vol, neg, totals).score
 
     def update(self, x: Mapping[Hashable, Any]) -> Assessment:
         """Assess one bucket, then learn it."""
@@ -203,7 +209,29 @@ class CrisisDetector(base.AnomalyDetector):
         if self._silent:
             x = {**x, "missing": True}
         vol = self._volume.update(x)
-        neg = self._negative.update(self._with_negative_expectation(x, vol))
+        return self._learn(vol, mentions, float(x.get("negative") or 0.0), bool(x.get("missing")), x)
+
+    def update_counts(self, t: float, mentions: float, negative: float) -> Assessment:
+        """:meth:`update` of ``{"t": t, "mentions": mentions, "negative": negative}`` without the dict
+        (what the radar calls for every bucket of every stream)."""
+        mentions = float(mentions or 0.0)
+        if self._silent and mentions > 0:
+            self._silent = False
+        missing = self._silent
+        vol = self._volume.update_counts(float(t), mentions, None, missing)
+        return self._learn(vol, mentions, float(negative or 0.0), missing, None)
+
+    def _learn(
+        self, vol: Reading, mentions: float, negative: float, missing: bool, x: Mapping[Hashable, Any] | None
+    ) -> Assessment:
+        """The rest of :meth:`update` once the volume is judged and learned (``x``: its dict, if any)."""
+        if self._share_all > 0:  # as _with_negative_expectation, without a dict to build
+            expected = vol.expected * self.share_baseline
+            neg = self._negative.update_counts(vol.t, negative, expected, missing)
+        elif x is None:
+            neg = self._negative.update_counts(vol.t, negative, None, missing)
+        else:
+            neg = self._negative.update(x)
         if (
             not self._silent
             and not vol.learning
@@ -215,16 +243,16 @@ class CrisisDetector(base.AnomalyDetector):
             self._silent = True
             self._volume.mark_missing(self._volume.zero_run)
             self._negative.mark_missing(self._volume.zero_run)
-        assessment = self._assess(x, vol, neg, self._volume.current_sums())
+        assessment = self._assess(vol, neg, self._volume.current_sums())
         if (
             assessment.severity == CALM
             and not assessment.buzz
             and not assessment.topic_window
-            and not x.get("missing")
+            and not missing
             and not self._silent
         ):
             a = self._share_alpha
-            self._share_neg += a * (float(x.get("negative") or 0.0) - self._share_neg)
+            self._share_neg += a * (negative - self._share_neg)
             self._share_all += a * (mentions - self._share_all)
         return assessment
 
@@ -234,18 +262,15 @@ class CrisisDetector(base.AnomalyDetector):
             return x
         return {**x, "expected_negative": vol.expected * self.share_baseline}
 
-    def _assess(
-        self, x: Mapping[Hashable, Any], vol: Reading, neg: Reading, totals: list[float]
-    ) -> Assessment:
+    def _assess(self, vol: Reading, neg: Reading, totals: list[float]) -> Assessment:
         """The level of one bucket; ``totals`` are all mentions per window, this bucket included."""
         baseline = self.share_baseline
         if vol.learning or vol.missing or self._silent:
             kind = "silent" if self._silent else ""
             share = _ratio(neg.observed, vol.observed)
             learning = vol.learning and not self._silent
-            return Assessment(
-                vol.t, CALM, kind, False, self._silent, learning, vol, neg, share, baseline, 0.0
-            )
+            fields = (vol.t, CALM, kind, False, self._silent, learning, vol, neg, share, baseline, 0.0)
+            return _assessment((*fields, 0, "", 0.0, False))
         # the negative share over the window the negatives are judged on
         idx = self._negative.window_minutes.index(neg.window)
         total = totals[idx]
@@ -275,9 +300,8 @@ class CrisisDetector(base.AnomalyDetector):
         score = SurgeDetector.score_of(neg) if severity else 0.0
         kind = "crisis" if severity else ("buzz" if buzz else "")
         topic_window = self._sustained_window(totals, baseline) if severity < WARNING else 0
-        return Assessment(
-            vol.t, severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window
-        )
+        row = (vol.t, severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window)
+        return _assessment((*row, "", 0.0, False))
 
     def _sustained_window(self, totals: list[float], baseline: float) -> int:
         """The first of ``topic_windows`` holding a sustained (if weak) negative surge, or 0.

@@ -23,26 +23,31 @@ from scipy.special.cython_special import betainc
 #: -log10 of the smallest tail probability reported (keeps scores finite).
 MAX_SURPRISE = 300.0
 _TINY = 10.0**-MAX_SURPRISE
+_log10 = math.log10
+
+
+# Both tails run for several windows of every bucket of every stream: ``max(a, b)`` is written
+# ``b if a < b else a`` (what max() does, without the call).
 
 
 def upper_surprise(observed: float, mean: float, dispersion: float) -> float:
     """``-log10 P(X >= observed)`` for ``X ~ NB(mean, dispersion)``; 0 where observed <= mean."""
     if observed <= mean or observed <= 0.0:
         return 0.0
-    m = max(mean, 1e-9)
-    size = 1.0 / max(dispersion, 1e-6)
+    m = 1e-9 if mean < 1e-9 else mean
+    size = 1.0 / (1e-6 if dispersion < 1e-6 else dispersion)
     p = betainc(float(observed), size, m / (m + size))  # cython_special: doubles only
-    return -math.log10(max(p, _TINY)) if p == p else 0.0
+    return -_log10(_TINY if p < _TINY else p) if p == p else 0.0
 
 
 def lower_surprise(observed: float, mean: float, dispersion: float) -> float:
     """``-log10 P(X <= observed)`` for ``X ~ NB(mean, dispersion)``; 0 where observed >= mean."""
     if observed >= mean:
         return 0.0
-    m = max(mean, 1e-9)
-    size = 1.0 / max(dispersion, 1e-6)
-    p = betainc(size, max(observed, 0.0) + 1.0, size / (m + size))
-    return -math.log10(max(p, _TINY)) if p == p else 0.0
+    m = 1e-9 if mean < 1e-9 else mean
+    size = 1.0 / (1e-6 if dispersion < 1e-6 else dispersion)
+    p = betainc(size, (0.0 if observed < 0.0 else observed) + 1.0, size / (m + size))
+    return -_log10(_TINY if p < _TINY else p) if p == p else 0.0
 
 
 def band(mean: float, dispersion: float, z: float = 3.0) -> tuple[float, float]:

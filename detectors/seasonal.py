@@ -31,8 +31,9 @@ WEEK_SLOTS = 7 * DAY_SLOTS
 # 1970-01-01 was a Thursday; this shift makes slot-of-week 0 Monday 00:00 UTC.
 _WEEK_SHIFT = 3 * DAY_SLOTS
 _FILLING, _LAST, _BEFORE = 0, 1, 2
-# rows of the seen-bits of the finished weeks (only whether a slot was seen matters there)
-_SEEN_LAST, _SEEN_BEFORE = 0, 1
+# where the seen-bits of the two finished weeks begin (only whether a slot was seen matters there)
+_WEEK_BYTES = WEEK_SLOTS // 8
+_SEEN_LAST, _SEEN_BEFORE = 0, _WEEK_BYTES
 
 
 class SeasonalBaseline:
@@ -80,8 +81,9 @@ class SeasonalBaseline:
         weeks = 3 if weekly else 0
         self._week = np.zeros((weeks, WEEK_SLOTS), dtype=np.float16)
         # buckets learned per slot of the filling week, and one bit per slot of the two finished ones
-        self._week_n = np.zeros(WEEK_SLOTS if weekly else 0, dtype=np.uint8)
-        self._week_seen = np.zeros((weeks - 1 if weekly else 0, WEEK_SLOTS // 8), dtype=np.uint8)
+        # (bytearrays: read every bucket, and a numpy scalar costs four times as much to read)
+        self._week_n = bytearray(WEEK_SLOTS if weekly else 0)
+        self._week_seen = bytearray(2 * _WEEK_BYTES if weekly else 0)
         self._week_index = -1  # absolute week number held in the filling row
         self._mean = 0.0  # mean slot count, for slots never seen
         self._n = 0
@@ -109,7 +111,9 @@ class SeasonalBaseline:
         """Recent observed over seasonal expectation (1 = as usual), clipped to 0.2..5."""
         if self._lvl_exp <= 1e-9:
             return 1.0
-        return min(5.0, max(0.2, self._lvl_obs / self._lvl_exp))
+        r = self._lvl_obs / self._lvl_exp
+        r = r if r > 0.2 else 0.2  # max(0.2, r), inline: read every bucket
+        return r if r < 5.0 else 5.0  # min(5.0, r)
 
     def seasonal(self, t: float) -> float:
         """Expected count of the bucket starting at ``t``, before the level factor."""
@@ -120,7 +124,7 @@ class SeasonalBaseline:
         base = self._smoothed(day_slot)
         ws = (slot - _WEEK_SHIFT) % WEEK_SLOTS
         seen, bit = self._week_seen, 0x80 >> (ws & 7)  # np.packbits order
-        if self.weekly and seen[_SEEN_LAST, ws >> 3] & bit and seen[_SEEN_BEFORE, ws >> 3] & bit:
+        if self.weekly and seen[_SEEN_LAST + (ws >> 3)] & bit and seen[_SEEN_BEFORE + (ws >> 3)] & bit:
             base = max(base, float(min(self._week[_LAST, ws], self._week[_BEFORE, ws])))
         self._memo_t, self._memo = t, base * self._scale
         return self._memo
@@ -187,15 +191,17 @@ class SeasonalBaseline:
             gap = week - self._week_index
             if self._week_index >= 0 and gap == 1:
                 self._week[_BEFORE] = self._week[_LAST]
-                self._week_seen[_SEEN_BEFORE] = self._week_seen[_SEEN_LAST]
+                seen = self._week_seen
+                seen[_SEEN_BEFORE:] = seen[_SEEN_LAST:_SEEN_BEFORE]
                 self._week[_LAST] = self._week[_FILLING]
-                self._week_seen[_SEEN_LAST] = np.packbits(self._week_n > 0)
+                filled = np.frombuffer(self._week_n, dtype=np.uint8) > 0
+                seen[_SEEN_LAST:_SEEN_BEFORE] = np.packbits(filled).tobytes()
             elif self._week_index >= 0:  # a week or more without data: the weekly memory is stale
-                self._week_seen[:] = 0
+                self._week_seen[:] = bytes(len(self._week_seen))
             self._week[_FILLING] = 0.0
-            self._week_n[:] = 0
+            self._week_n[:] = bytes(WEEK_SLOTS)
             self._week_index = week
-        n = int(self._week_n[ws])
+        n = self._week_n[ws]
         if n < 255:
             self._week[_FILLING, ws] += (per_slot - float(self._week[_FILLING, ws])) / (n + 1)
             self._week_n[ws] = n + 1

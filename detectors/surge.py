@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from river import base
 
-from detectors.negbin import band, lower_surprise, upper_surprise
+from detectors.negbin import lower_surprise, upper_surprise
 from detectors.seasonal import SeasonalBaseline
 
 DEFAULT_WINDOWS = (1, 5, 15, 60, 240)
@@ -70,6 +71,11 @@ class Reading(NamedTuple):
     def excess(self) -> float:
         """Observed minus expected in the reported window."""
         return self.window_observed - self.window_expected
+
+
+#: A :class:`Reading` from the tuple of all its fields: ``tuple.__new__`` without the generated
+#: ``__new__`` costs a third as much (two readings are made per bucket of every stream).
+_reading: Callable[[tuple[Any, ...]], Reading] = partial(tuple.__new__, Reading)
 
 
 class SurgeDetector(base.AnomalyDetector):
@@ -224,22 +230,16 @@ class SurgeDetector(base.AnomalyDetector):
     def window_sums(self, observed: float, expected: float) -> tuple[list[float], list[float]]:
         """Observed and expected sums per window over the last buckets plus a new one (not learned)."""
         pos, filled, obs, exp = self._pos, self._filled, self._obs, self._exp
-        if filled >= self._size:  # every window full (the usual case): the ring holds the longest
-            spans = self._spans  # span, so a negative index wraps
-            return (
-                [s - obs[pos - span] + observed for s, span in zip(self._sum_o, spans, strict=True)],
-                [s - exp[pos - span] + expected for s, span in zip(self._sum_e, spans, strict=True)],
-            )
-        o = self._sum_o.copy()
-        e = self._sum_e.copy()
+        sum_o, sum_e = self._sum_o, self._sum_e
+        o: list[float] = []
+        e: list[float] = []
         for i, span in enumerate(self._spans):
-            if filled >= span:
-                old = pos - span  # the ring holds the longest span: a negative index wraps
-                o[i] = o[i] - obs[old] + observed
-                e[i] = e[i] - exp[old] + expected
+            if filled >= span:  # the ring holds the longest span: a negative index wraps
+                o.append(sum_o[i] - obs[pos - span] + observed)
+                e.append(sum_e[i] - exp[pos - span] + expected)
             else:
-                o[i] += observed
-                e[i] += expected
+                o.append(sum_o[i] + observed)
+                e.append(sum_e[i] + expected)
         return o, e
 
     # -- river API -----------------------------------------------------------------------------
@@ -261,29 +261,102 @@ class SurgeDetector(base.AnomalyDetector):
     # -- the work ------------------------------------------------------------------------------
     def read(self, x: Mapping[Hashable, Any]) -> Reading:
         """Judge one bucket against the state learned so far (no mutation)."""
-        return self._read(x)[0]
-
-    def _read(self, x: Mapping[Hashable, Any]) -> tuple[Reading, tuple[list[float], list[float]] | None]:
-        """The reading, plus the window sums when they were computed."""
         t = float(x["t"])
         observed = float(x.get(self.signal) or 0.0)
         given = x.get(self._expected_key)
         expected = self._own_baseline().expected(t) if given is None else float(given)
-        if x.get("missing"):
-            missing = Reading(
-                t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, self.learning, True
-            )
-            return missing, None
+        return self._judge(t, observed, expected, bool(x.get("missing")))[0]
+
+    def update(self, x: Mapping[Hashable, Any]) -> Reading:
+        """Judge one bucket, then learn it; returns the reading (what the radar uses)."""
+        given = x.get(self._expected_key)
+        return self._update(
+            float(x["t"]),
+            float(x.get(self.signal) or 0.0),
+            None if given is None else float(given),
+            bool(x.get("missing")),
+            self._expected_key not in x,
+        )
+
+    def update_counts(
+        self, t: float, observed: float, expected: float | None = None, missing: bool = False
+    ) -> Reading:
+        """:meth:`update` with the bucket as values instead of a feature dict (no dict to build).
+
+        ``expected`` plays the part of ``expected_<signal>``: when given, the detector's own
+        baseline is neither used nor kept.
+        """
+        return self._update(t, observed, expected, missing, expected is None)
+
+    def _update(
+        self, t: float, observed: float, given: float | None, missing: bool, learn_own: bool
+    ) -> Reading:
+        """Judge one bucket, then learn it; ``learn_own``: learn the bucket into the own baseline
+        (else it is dropped: the expectation comes from outside)."""
+        expected = self._own_baseline().expected(t) if given is None else given
+        reading, sums = self._judge(t, observed, expected, missing)
+        if missing:
+            self._push(0.0, 0.0)
+            self._cusum = 0.0
+            return reading
+        gate = self._gate
+        surprised = reading.surprise >= gate or reading.low_surprise >= gate
+        self._surprised_for = self._surprised_for + self.bucket_seconds if surprised else 0.0
+        weight = 1.0
+        learning = reading.learning
+        if surprised and not learning:
+            ramp = max(0.0, self._surprised_for - self.adapt_after) / max(self.adapt_after, 1.0)
+            weight = min(1.0, self.trickle + ramp)
+        if learn_own:
+            self._own_baseline().learn(t, observed, weight)
+        else:  # an expectation given from outside needs no baseline here: free its memory
+            self._baseline = None
+        if not surprised and self._learned_seconds >= self.warmup / 2:
+            sums = sums or self.window_sums(observed, expected)
+            self._learn_dispersion(sums)
+        if not learning:
+            # not the CUSUM of the read: the dispersion may just have moved
+            self._cusum = self._next_cusum(observed, expected)
+        self._push(observed, expected, sums)
+        self._learned_seconds += self.bucket_seconds
+        return reading
+
+    def _judge(
+        self, t: float, observed: float, expected: float, missing: bool
+    ) -> tuple[Reading, tuple[list[float], list[float]] | None]:
+        """The reading of a bucket against the state learned so far, plus the window sums when
+        they were computed (no mutation)."""
+        learning = self._learned_seconds < self.warmup
+        if missing:
+            return _reading(
+                (t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, learning, True, False)
+            ), None
         disp = self._disp
-        lo, hi = band(expected, disp[0])
-        if self.learning:
-            learning = Reading(t, observed, expected, lo, hi, 0.0, 0, observed, expected, False, 0.0, True)
-            return learning, None
-        sums = o, e = self.window_sums(observed, expected)
+        # band(expected, disp[0]), inline: its standard deviation is also the CUSUM's
+        sd = math.sqrt(expected + disp[0] * expected * expected)
+        lo = expected - 3.0 * sd
+        lo = lo if lo > 0.0 else 0.0  # max(0.0, lo)
+        hi = expected + 3.0 * sd
+        if learning:
+            fields = (t, observed, expected, lo, hi, 0.0, 0, observed, expected, False, 0.0, True)
+            return _reading((*fields, False, False)), None
+        # the window sums (window_sums()) and their surprises in one pass: this runs every bucket
+        pos, filled, obs, exp = self._pos, self._filled, self._obs, self._exp
+        sum_o, sum_e = self._sum_o, self._sum_e
+        o: list[float] = []
+        e: list[float] = []
+        sums = o, e
         best_s, best_i, fired_i, fired_ratio, fired_s = 0.0, 0, -1, 0.0, 0.0
         trigger, min_excess = self.trigger, self.min_excess
-        for i in range(len(o)):
-            oi, ei = o[i], e[i]
+        for i, span in enumerate(self._spans):
+            if filled >= span:  # the ring holds the longest span: a negative index wraps
+                oi = sum_o[i] - obs[pos - span] + observed
+                ei = sum_e[i] - exp[pos - span] + expected
+            else:
+                oi = sum_o[i] + observed
+                ei = sum_e[i] + expected
+            o.append(oi)
+            e.append(ei)
             if oi <= ei or oi <= 0.0:  # no upper surprise (0): neither the best nor a trigger
                 continue
             s = upper_surprise(oi, ei, disp[i])
@@ -297,63 +370,24 @@ class SurgeDetector(base.AnomalyDetector):
         if observed <= 0:
             low = lower_surprise(0.0, self.zero_run_expected + expected, disp[0])
         if fired_i >= 0:
-            s = fired_s
-            hit = Reading(
-                t,
-                observed,
-                expected,
-                lo,
-                hi,
-                s,
-                self._minutes[fired_i],
-                o[fired_i],
-                e[fired_i],
-                True,
-                low,
-                False,
-            )
-            return hit, sums
-        cusum = self._next_cusum(observed, expected)
-        cusum_surprise = self.trigger * cusum / self.cusum_h
+            i, m = fired_i, self._minutes[fired_i]
+            return _reading(
+                (t, observed, expected, lo, hi, fired_s, m, o[i], e[i], True, low, False, False, False)
+            ), sums
+        # the CUSUM (_next_cusum), inline with the band's standard deviation
+        cusum = max(0.0, self._cusum * 0.995 + (observed - expected) / max(sd, 0.5) - self.cusum_k)
+        cusum_surprise = trigger * cusum / self.cusum_h
         if cusum_surprise > best_s:
             # a slow burn: report it over the longest window
             i = len(o) - 1
-            fired = cusum_surprise >= self.trigger and o[i] - e[i] >= self.min_excess
+            fired = cusum_surprise >= trigger and o[i] - e[i] >= min_excess
             m = self._minutes[i]
-            burn = Reading(
-                t, observed, expected, lo, hi, cusum_surprise, m, o[i], e[i], fired, low, False, False, True
-            )
-            return burn, sums
-        m = self._minutes[best_i]
-        calm = Reading(t, observed, expected, lo, hi, best_s, m, o[best_i], e[best_i], False, low, False)
-        return calm, sums
-
-    def update(self, x: Mapping[Hashable, Any]) -> Reading:
-        """Judge one bucket, then learn it; returns the reading (what the radar uses)."""
-        reading, sums = self._read(x)
-        if reading.missing:
-            self._push(0.0, 0.0)
-            self._cusum = 0.0
-            return reading
-        surprised = reading.surprise >= self._gate or reading.low_surprise >= self._gate
-        self._surprised_for = self._surprised_for + self.bucket_seconds if surprised else 0.0
-        weight = 1.0
-        if surprised and not reading.learning:
-            ramp = max(0.0, self._surprised_for - self.adapt_after) / max(self.adapt_after, 1.0)
-            weight = min(1.0, self.trickle + ramp)
-        if self._expected_key not in x:
-            self._own_baseline().learn(reading.t, reading.observed, weight)
-        else:  # an expectation given from outside needs no baseline here: free its memory
-            self._baseline = None
-        if not surprised and self._learned_seconds >= self.warmup / 2:
-            sums = sums or self.window_sums(reading.observed, reading.expected)
-            self._learn_dispersion(sums)
-        if not reading.learning:
-            # not the CUSUM of the read: the dispersion may just have moved
-            self._cusum = self._next_cusum(reading.observed, reading.expected)
-        self._push(reading.observed, reading.expected, sums)
-        self._learned_seconds += self.bucket_seconds
-        return reading
+            fields = (t, observed, expected, lo, hi, cusum_surprise, m, o[i], e[i], fired, low, False)
+            return _reading((*fields, False, True)), sums
+        i, m = best_i, self._minutes[best_i]
+        return _reading(
+            (t, observed, expected, lo, hi, best_s, m, o[i], e[i], False, low, False, False, False)
+        ), sums
 
     def mark_missing(self, buckets: int) -> None:
         """Forget the last ``buckets`` buckets from the windows (found to be missing after the fact)."""
@@ -379,7 +413,8 @@ class SurgeDetector(base.AnomalyDetector):
                 continue
             o = o_all[i]
             var_now = e + disp[i] * e * e
-            sq = min((o - e) ** 2, 16.0 * var_now)  # winsorised at 4 standard deviations
+            sq, cap = (o - e) ** 2, 16.0 * var_now  # winsorised at 4 standard deviations:
+            sq = cap if cap < sq else sq  # min(sq, cap), inline
             n = num[i] = num[i] + a * ((sq - e) - num[i])
             d = den[i] = den[i] + a * (e * e - den[i])
             d = d if d > 1e-9 else 1e-9  # as _clip, inline: this runs for every calm bucket
@@ -395,8 +430,9 @@ class SurgeDetector(base.AnomalyDetector):
         self._sum_o, self._sum_e = sums or self.window_sums(observed, expected)
         self._obs[pos] = observed
         self._exp[pos] = expected
-        self._pos = (pos + 1) % size
-        self._filled = min(self._filled + 1, size)
+        self._pos = pos + 1 if pos + 1 < size else 0
+        filled = self._filled + 1
+        self._filled = size if size < filled else filled  # min(filled, size)
         if observed > 0:
             self.zero_run, self.zero_run_expected = 0, 0.0
         else:

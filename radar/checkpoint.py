@@ -8,7 +8,7 @@ file under a checkpoint name. The newest ``keep`` files are kept; loading falls 
 one when the newest cannot be read.
 
 File format: the magic ``RADARCKPT``, a format byte, the payload length (8 bytes, big-endian) and
-its CRC-32 (4 bytes), then the payload: a pickle (protocol 5) of ``{"version": 2,
+its CRC-32 (4 bytes), then the payload: a pickle (protocol 5) of ``{"version": 3,
 "journal_seq": int, "saved_at": ISO 8601 UTC str, "state": object}``. Files are named
 ``checkpoint-<generation>-<journal_seq>.pickle``, the generation counting up with every save.
 
@@ -46,9 +46,10 @@ log = logging.getLogger(__name__)
 
 #: Bumped whenever the pickled state changes shape (2: the detectors' per-bucket readings became named
 #: tuples, the weekly baseline keeps bits for finished weeks, and the streams keep compact recent
-#: activity instead of buckets). Older checkpoints are refused with a CheckpointError naming both
-#: versions, never half-read.
-VERSION = 2
+#: activity instead of buckets; 3: the recent activity keeps its buckets as columns, author activity
+#: and the weekly baseline's counters moved to arrays). Older checkpoints are refused with a
+#: CheckpointError naming both versions, never half-read.
+VERSION = 3
 PICKLE_PROTOCOL = 5
 _MAGIC = b"RADARCKPT\x01"
 _HEADER = struct.Struct(">QI")  # payload length, CRC-32 of the payload

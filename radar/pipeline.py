@@ -367,9 +367,7 @@ class Pipeline:
 
     def _close(self, bucket: Bucket) -> list[IncidentEvent]:
         state = self.streams[bucket.stream]
-        a = state.detector.update(
-            {"t": bucket.start, "mentions": bucket.weighted, "negative": bucket.weighted_negative}
-        )
+        a = state.detector.update_counts(bucket.start, bucket.weighted, bucket.weighted_negative)
         state.recent.add(bucket)
         if a.topic_candidate:  # a sustained negative surge: is a topic emerging with it?
             recent_terms, mentions = state.recent.terms(bucket.end - TOPIC_SECONDS)
@@ -383,9 +381,14 @@ class Pipeline:
             not a.severity
             and not a.buzz
             and not a.silent
-            and incident(name, "crisis") is None
-            and incident(name, "buzz") is None
-            and incident(name, "source_silent") is None
+            and (
+                not self.policy.any_open()
+                or (
+                    incident(name, "crisis") is None
+                    and incident(name, "buzz") is None
+                    and incident(name, "source_silent") is None
+                )
+            )
         ):
             state.level = 0
             return []

@@ -1,13 +1,14 @@
 """Recent activity: what the why of an alert needs from a stream's last hours, and no more.
 
 :class:`RecentActivity` keeps a stream's non-empty buckets of the last ``seconds`` (four hours by
-default) as small :class:`BucketSummary` records (start, counts, top terms with their counts; the
-terms interned, as every bucket repeats most of them) instead of whole buckets with their authors
-and posts. Of the posts it keeps only those that can still be among the ``TOP_POSTS`` most amplified
-of some trailing window: a post is dropped once ``TOP_POSTS`` more amplified posts have arrived in
-later buckets, since every trailing window that holds it also holds them. Every query is over a
-trailing window (buckets starting at or after ``since``) and answers exactly what the whole buckets
-would.
+default) as columns: each bucket's start and counts, and its top terms with their counts in flat
+columns (the terms interned, as every bucket repeats most of them), instead of whole buckets with
+their authors and posts, or an object per bucket (a summary tuple, a terms tuple and a counts array
+cost about 230 bytes per bucket before its terms). Of the posts it keeps only those that can still be
+among the ``TOP_POSTS`` most amplified of some trailing window: a post is dropped once ``TOP_POSTS``
+more amplified posts have arrived in later buckets, since every trailing window that holds it also
+holds them. Every query is over a trailing window (buckets starting at or after ``since``) and
+answers exactly what the whole buckets would.
 
 >>> from radar.windows import Windower
 >>> w = Windower(bucket_seconds=60)
@@ -28,8 +29,7 @@ from __future__ import annotations
 import math
 import sys
 from array import array
-from bisect import bisect_left, insort
-from collections import deque
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -37,6 +37,8 @@ from radar.windows import TOP_POSTS, Bucket, Post
 
 #: Characters of a post's text kept (all that alerts show).
 TEXT_CHARS = 280
+#: Expired buckets cut off the columns at once.
+CUT = 8
 
 
 class BucketSummary(NamedTuple):
@@ -51,7 +53,7 @@ class BucketSummary(NamedTuple):
 
 
 class RecentActivity:
-    """One stream's recent buckets (summaries) and candidate top posts.
+    """One stream's recent buckets (as columns) and candidate top posts.
 
     Parameters
     ----------
@@ -63,65 +65,94 @@ class RecentActivity:
         if seconds <= 0:
             raise ValueError(f"seconds: {seconds} must be positive")
         self.seconds = seconds
-        self._buckets: deque[BucketSummary] = deque()
+        # the non-empty buckets, oldest first: start, (mentions, negative, positive), how many terms
+        self._starts = array("d")
+        self._figures = array("I")  # three per bucket
+        self._sizes = array("I")
+        # the buckets' top terms and their counts, bucket after bucket
+        self._terms: list[str] = []
+        self._counts = array("I")
+        # buckets (and their terms) at the front that have left the window: cut off in batches of
+        # CUT, as a cut moves every entry kept after them
+        self._expired = 0
+        self._expired_terms = 0
         # (post, its bucket's start, more amplified posts in later buckets), least amplified first
         self._posts: list[tuple[Post, float, int]] = []
         self._negative_posts: list[tuple[Post, float, int]] = []
         self._oldest_post = math.inf  # the earliest bucket start among the kept posts
 
     def __iter__(self) -> Iterator[BucketSummary]:
-        return iter(self._buckets)
+        starts, figures, sizes, terms, counts = (
+            self._starts,
+            self._figures,
+            self._sizes,
+            self._terms,
+            self._counts,
+        )
+        first = self._expired_terms
+        for j in range(self._expired, len(starts)):
+            end = first + sizes[j]
+            m, n, p = figures[3 * j : 3 * j + 3]
+            yield BucketSummary(starts[j], m, n, p, tuple(terms[first:end]), counts[first:end])
+            first = end
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return len(self._starts) - self._expired
 
     def add(self, bucket: Bucket) -> None:
         """Take the next closed bucket of the stream (an empty one only moves the horizon on)."""
+        starts = self._starts
         if bucket.mentions:
             terms = bucket.terms
-            self._buckets.append(
-                BucketSummary(
-                    bucket.start,
-                    bucket.mentions,
-                    bucket.negative,
-                    bucket.positive,
-                    tuple(map(sys.intern, terms)),
-                    array("I", terms.values()),
-                )
-            )
+            starts.append(bucket.start)
+            self._figures.extend((bucket.mentions, bucket.negative, bucket.positive))
+            self._sizes.append(len(terms))
+            self._terms.extend(map(sys.intern, terms))
+            self._counts.extend(terms.values())
             if bucket.posts:
                 _keep_candidates(self._posts, bucket.start, bucket.posts)
                 _keep_candidates(self._negative_posts, bucket.start, bucket.negative_posts)
-                self._oldest_post = min(self._oldest_post, bucket.start)
-        horizon = bucket.end - self.seconds
-        buckets = self._buckets
-        while buckets and buckets[0].start < horizon:
-            buckets.popleft()
+                if bucket.start < self._oldest_post:
+                    self._oldest_post = bucket.start
+        horizon = bucket.start + bucket.seconds - self.seconds
+        expired = self._expired
+        if expired < len(starts) and starts[expired] < horizon:
+            sizes = self._sizes
+            while expired < len(starts) and starts[expired] < horizon:
+                self._expired_terms += sizes[expired]
+                expired += 1
+            self._expired = expired
+            if expired >= CUT:
+                self._cut()
         if self._oldest_post < horizon:
             self._posts = [c for c in self._posts if c[1] >= horizon]
             self._negative_posts = [c for c in self._negative_posts if c[1] >= horizon]
             kept = self._posts + self._negative_posts
             self._oldest_post = min((c[1] for c in kept), default=math.inf)
 
+    def _cut(self) -> None:
+        """Drop the expired buckets from the columns."""
+        k, m = self._expired, self._expired_terms
+        del self._starts[:k], self._figures[: 3 * k], self._sizes[:k], self._terms[:m], self._counts[:m]
+        self._expired = self._expired_terms = 0
+
+    def _first(self, since: float) -> int:
+        """Index of the first kept bucket starting at or after ``since`` (the starts are ordered)."""
+        return bisect_left(self._starts, since, self._expired)
+
     def counts(self, since: float) -> tuple[int, int]:
         """Mentions and negative mentions in the buckets starting at or after ``since``."""
-        mentions = negative = 0
-        for b in self._buckets:
-            if b.start >= since:
-                mentions += b.mentions
-                negative += b.negative
-        return mentions, negative
+        j = self._first(since)
+        return sum(self._figures[3 * j :: 3]), sum(self._figures[3 * j + 1 :: 3])
 
     def terms(self, since: float) -> tuple[dict[str, int], int]:
         """The buckets' top terms summed, and their mentions, from ``since`` on."""
+        j = self._first(since)
+        first = sum(self._sizes[:j])
         terms: dict[str, int] = {}
-        total = 0
-        for b in self._buckets:
-            if b.start >= since:
-                total += b.mentions
-                for term, count in zip(b.terms, b.counts, strict=True):
-                    terms[term] = terms.get(term, 0) + count
-        return terms, total
+        for term, count in zip(self._terms[first:], self._counts[first:], strict=True):
+            terms[term] = terms.get(term, 0) + count
+        return terms, sum(self._figures[3 * j :: 3])
 
     def has_negative_posts(self, since: float) -> bool:
         """Whether any negative post arrived from ``since`` on (the newest one is always kept)."""
@@ -144,9 +175,10 @@ def _keep_candidates(kept: list[tuple[Post, float, int]], start: float, new: lis
         return
     beaten_by_new = bisect_left(kept, (max(new),))  # the candidates less amplified than a new post
     if beaten_by_new:
+        ranked, n = sorted(new), len(new)
         still = []
         for post, at, beaten in kept[:beaten_by_new]:
-            beaten += sum(1 for q in new if q > post)
+            beaten += n - bisect_right(ranked, post)  # the new posts more amplified than it
             if beaten < TOP_POSTS:
                 still.append((post, at, beaten))
         kept[:beaten_by_new] = still

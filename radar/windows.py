@@ -59,7 +59,10 @@ class Post(NamedTuple):
 
 @dataclass(slots=True)
 class Bucket:
-    """One stream's mentions in one event-time bucket ``[start, start + seconds)``."""
+    """One stream's mentions in one event-time bucket ``[start, start + seconds)``.
+
+    Read-only once closed (:meth:`Windower.advance` yields it): empty ones share their collections.
+    """
 
     stream: str
     start: float  # epoch seconds
@@ -103,6 +106,18 @@ def top_terms(counts: Counter[str], n: int) -> dict[str, int]:
 
 def _rank(kv: tuple[str, int]) -> tuple[int, str]:
     return -kv[1], kv[0]
+
+
+#: What every empty closed bucket holds: closed buckets are read-only, so one of each is enough.
+#: (The usual bucket of a quiet stream is empty; a fresh Counter alone costs a microsecond.)
+_NO_AUTHORS: set[str] = set()
+_NO_TERMS: Counter[str] = Counter()
+_NO_POSTS: list[Post] = []
+
+
+def _empty(stream: str, start: float, seconds: int) -> Bucket:
+    """A closed bucket that received no mention."""
+    return Bucket(stream, start, seconds, 0, 0, 0, 0.0, 0.0, 0, _NO_AUTHORS, _NO_TERMS, _NO_POSTS, _NO_POSTS)
 
 
 def _keep(heap: list[Post], post: Post) -> None:
@@ -209,7 +224,7 @@ class Windower:
             for name, windows in self._streams.items():
                 if windows.next_close != start or start + size > watermark:
                     continue
-                bucket = windows.open.pop(start, None) or Bucket(name, start, size)
+                bucket = windows.open.pop(start, None) or _empty(name, start, size)
                 if len(bucket.terms) > TOP_TERMS:
                     bucket.terms = Counter(top_terms(bucket.terms, TOP_TERMS))
                 windows.next_close = start + size
