@@ -138,7 +138,9 @@ def run(routing: str, minutes: list[list[dict[str, Any]]], streams: list[str]) -
                 keys += sorted(announcing, key=lambda k: stamps.at[k])[:1]
             for key in keys:
                 first.setdefault(key, call.at)
-    latencies = sorted(first[k] - stamps.at[k] for k in first if k in stamps.at)
+    by_key = {k: first[k] - stamps.at[k] for k in first if k in stamps.at}
+    latencies = sorted(by_key.values())
+    slowest = sorted(by_key, key=by_key.__getitem__, reverse=True)[:5]
     undelivered = [k for k in stamps.at if k not in first]
     return {
         "routing": routing,
@@ -152,6 +154,7 @@ def run(routing: str, minutes: list[list[dict[str, Any]]], streams: list[str]) -
             "p99": round(latencies[int(0.99 * (len(latencies) - 1))], 4) if latencies else None,
             "max": round(latencies[-1], 4) if latencies else None,
         },
+        "slowest": [{"event": k, "what": stamps.kinds[k], "seconds": round(by_key[k], 4)} for k in slowest],
         "slack_requests": len(slack.requests),
         "parents": len(slack.parents()),
         "wall_seconds": round(elapsed, 1),
