@@ -72,6 +72,15 @@ class IncidentEvent:
         """The level after the event (``calm`` once resolved)."""
         return self.change.level
 
+    @property
+    def key(self) -> str:
+        """The event's identity: the same when a journal replay re-emits it (for idempotent records)."""
+        incident = self.incident
+        if self.action is not None:
+            return f"{incident.id}#action:{self.action.id}"
+        index = next((i for i, c in enumerate(incident.levels) if c is self.change), len(incident.levels))
+        return f"{incident.id}#level:{index}:{self.type}"
+
 
 @dataclass(slots=True)
 class _Track:

@@ -38,15 +38,6 @@ Router = Callable[[str], tuple[str, str]]
 ChartSource = Callable[[Incident, datetime], Series | None]
 
 
-def event_key(event: IncidentEvent) -> str:
-    """The event's identity within its incident: the same after a journal replay."""
-    incident = event.incident
-    if event.action is not None:
-        return f"{incident.id}#action:{event.action.id}"
-    index = next((i for i, c in enumerate(incident.levels) if c is event.change), len(incident.levels))
-    return f"{incident.id}#level:{index}:{event.type}"
-
-
 def _announces(event: IncidentEvent) -> bool:
     """True for the event that first took the incident to ``warning`` or above (its parent message)."""
     first = next((c for c in event.incident.levels if c.level >= Level.WARNING), None)
@@ -121,7 +112,7 @@ class SlackNotifier:
             self.outbox.upsert_thread(
                 incident.id, channel, view.to_json(), version=version, now=stamp, due_at=due.timestamp()
             )
-            self._chart(incident, event_key(event), now, due)
+            self._chart(incident, event.key, now, due)
             self.wake()
             return
         self.outbox.upsert_thread(
@@ -140,9 +131,9 @@ class SlackNotifier:
                 group=group if crisis else "",
             )
             body = json.dumps({"text": text, "broadcast": crisis})
-            self.outbox.add_reply(incident.id, event_key(event), "text", body, now=stamp)
+            self.outbox.add_reply(incident.id, event.key, "text", body, now=stamp)
         if event.type == "escalated":
-            self._chart(incident, event_key(event), now, now)
+            self._chart(incident, event.key, now, now)
         self.wake()
 
     def _snoozed(self, incident: Incident, event: IncidentEvent, now: datetime) -> bool:

@@ -43,7 +43,6 @@ from slack_sdk import WebClient  # noqa: E402
 
 from alerts.escalation import IncidentEvent  # noqa: E402
 from alerts.notifier import is_announced  # noqa: E402
-from alerts.slack import event_key  # noqa: E402
 from radar.config import RadarConfig  # noqa: E402
 from radar.mention import parse_mention  # noqa: E402
 from radar.scenario import default_scenario  # noqa: E402
@@ -60,7 +59,7 @@ class Stamps:
 
     def notify(self, event: IncidentEvent) -> None:
         if is_announced(event):
-            key = event_key(event)
+            key = event.key
             self.at.setdefault(key, time.monotonic())
             self.kinds[key] = f"{event.type}:{event.level}"
 

@@ -110,6 +110,24 @@ class EscalationSettings(_Section):
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
+class StoreSettings(_Section):
+    """``[store]``: the incident store (incidents, timelines, samples)."""
+
+    url: str = Field(
+        default="", description="SQLAlchemy URL ($RADAR_STORE_URL); empty: STATE_DIR/incidents.sqlite3"
+    )
+    retention_days: float = Field(
+        default=90, gt=0, description="samples of incidents resolved longer ago are dropped"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"{value!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+
 class SlackRoute(_Section):
     """``[streams.NAME.slack]``: where one stream's alerts go (the ``[slack]`` defaults otherwise)."""
 
@@ -229,6 +247,7 @@ class RadarConfig(_Section):
     detection: DetectionSettings = DetectionSettings()
     escalation: EscalationSettings = EscalationSettings()
     slack: SlackSettings = SlackSettings()
+    store: StoreSettings = StoreSettings()
     streams: dict[str, StreamSettings] = Field(default_factory=dict)
 
     @field_validator("streams")

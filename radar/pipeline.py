@@ -32,6 +32,7 @@ from radar.matcher import Matcher, StreamRegistry
 from radar.mention import Mention
 from radar.metrics import RadarMetrics, StreamSample
 from radar.recent import RecentActivity
+from radar.sample import Sample
 from radar.sentiment import SentimentScorer, classify
 from radar.terms import TermBaseline, tokenize
 from radar.windows import Bucket, Post, Windower
@@ -107,6 +108,9 @@ class Pipeline:
         Where to record metrics (a fresh registry by default).
     sink
         Called with every incident event, in order.
+    sampler
+        Called after each bucket of a stream with an open incident (or one that just resolved),
+        with those incidents' ids and the bucket as a :class:`~radar.sample.Sample` (timelines).
     """
 
     def __init__(
@@ -115,11 +119,13 @@ class Pipeline:
         scorer: SentimentScorer,
         metrics: RadarMetrics | None = None,
         sink: Callable[[IncidentEvent], None] | None = None,
+        sampler: Callable[[list[str], Sample], None] | None = None,
     ) -> None:
         self.config = config
         self.scorer = scorer
         self.metrics = metrics or RadarMetrics()
         self.sink = sink
+        self.sampler = sampler
         settings = config.radar
         self.bucket_seconds = settings.bucket_seconds
         self.lateness = float(settings.allowed_lateness_seconds)
@@ -146,6 +152,7 @@ class Pipeline:
         "scorer",
         "metrics",
         "sink",
+        "sampler",
         "matcher",
         "_ingested",
         "_pending",
@@ -165,9 +172,10 @@ class Pipeline:
         scorer: SentimentScorer,
         metrics: RadarMetrics | None = None,
         sink: Callable[[IncidentEvent], None] | None = None,
+        sampler: Callable[[list[str], Sample], None] | None = None,
     ) -> Pipeline:
         """Re-attach the collaborators after unpickling a checkpoint."""
-        self.config, self.scorer, self.sink = config, scorer, sink
+        self.config, self.scorer, self.sink, self.sampler = config, scorer, sink, sampler
         self.metrics = metrics or RadarMetrics()
         self._ingested = {}
         self.metrics.stream_collector.samples = self.stream_samples
@@ -410,9 +418,17 @@ class Pipeline:
                     self.history.append(event.incident)
                 if self.sink is not None:
                     self.sink(event)
-        open_now = (incident(name, kind) for kind in KINDS)  # the stream's own, not every open one
-        level_now = max((i.level for i in open_now if i is not None and i.pages), default=Level.CALM)
+        open_now = [i for i in (incident(name, kind) for kind in KINDS) if i is not None]  # the stream's own
+        level_now = max((i.level for i in open_now if i.pages), default=Level.CALM)
         state.level = int(level_now)
+        if self.sampler is not None:
+            ids = [i.id for i in open_now] + [e.incident.id for e in events if e.type == "resolved"]
+            if ids:
+                v = a.volume
+                sample = Sample(
+                    bucket.start, bucket.mentions, bucket.negative, v.expected, v.lower, v.upper, state.level
+                )
+                self.sampler(ids, sample)
         return events
 
     def _count(self, event: IncidentEvent) -> None:

@@ -53,7 +53,9 @@ from radar.journal import Journal
 from radar.mention import Mention
 from radar.metrics import RadarMetrics
 from radar.pipeline import Pipeline
+from radar.recorder import IncidentRecorder
 from radar.sentiment import SentimentScorer, VaderScorer
+from radar.store import IncidentStore, default_url
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ log = logging.getLogger(__name__)
 SLACK_TOKEN_ENV = "SLACK_BOT_TOKEN"
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"
 SLACK_URL_ENV = "SLACK_API_URL"
+STORE_URL_ENV = "RADAR_STORE_URL"
 
 
 def slack_client_from_env(config: RadarConfig) -> WebClient | None:
@@ -147,6 +150,9 @@ class RadarService:
             chosen.append(self.slack)
         self.notify = FanOut(chosen)
         self.actions = ActionLog(root / "actions.jsonl", fsync=fsync)
+        url = os.environ.get(STORE_URL_ENV, "").strip() or config.store.url or default_url(root)
+        self.store = IncidentStore.open(url)
+        self.recorder = IncidentRecorder(self.store, config.radar.bucket_seconds, self._history)
         self.journal = Journal(root / "journal", segment_bytes=journal_segment_bytes, fsync=fsync)
         self.checkpointer = Checkpointer(root / "checkpoints")
         self._lock = threading.RLock()
@@ -163,12 +169,14 @@ class RadarService:
     def _restore(self) -> Pipeline:
         checkpoint = self.checkpointer.load_latest()
         if checkpoint is not None and isinstance(checkpoint.state, Pipeline):
-            pipeline = checkpoint.state.attach(self.config, self.scorer, self.metrics, self._on_event)
+            pipeline = checkpoint.state.attach(
+                self.config, self.scorer, self.metrics, self._on_event, self.recorder.bucket
+            )
             self._checkpoint_seq = checkpoint.journal_seq
             self.restored_from = checkpoint.journal_seq
             log.info("restored checkpoint at journal seq %d", checkpoint.journal_seq)
         else:
-            pipeline = Pipeline(self.config, self.scorer, self.metrics, self._on_event)
+            pipeline = Pipeline(self.config, self.scorer, self.metrics, self._on_event, self.recorder.bucket)
         for _seq, mention in self.journal.replay(self._checkpoint_seq):
             pipeline.ingest(mention, source="journal")
             self.replayed += 1
@@ -181,7 +189,13 @@ class RadarService:
         return pipeline
 
     def _on_event(self, event: IncidentEvent) -> None:
+        self.recorder.event(event)  # every event; the notifiers hear the announced ones
         self.notify.notify(event)
+
+    def _history(self, incident: Incident) -> Series | None:
+        """The stream's last hours when ``incident`` opened (the context of its timeline)."""
+        pipeline = getattr(self, "pipeline", None)
+        return pipeline.series(incident.stream, 4.0, marker=incident.opened_at) if pipeline else None
 
     def _slack(self, client: WebClient, root: Path) -> tuple[SlackNotifier, SlackDispatcher]:
         settings = self.config.slack
@@ -220,6 +234,34 @@ class RadarService:
         if pipeline is None:
             return None
         return pipeline.series(incident.stream, self.config.slack.chart_hours, marker=incident.opened_at)
+
+    def apply_retention(self) -> int:
+        """Drop the samples of incidents resolved over ``store.retention_days`` ago."""
+        cutoff = self.clock.now() - timedelta(days=self.config.store.retention_days)
+        dropped = self.store.drop_samples_before(cutoff.timestamp())
+        if dropped:
+            log.info("retention: dropped the samples of %d incidents resolved before %s", dropped, cutoff)
+        return dropped
+
+    def add_note(self, incident_id: str, author: str, text: str) -> bool:
+        """Add a note to an incident's timeline; False when the store has no such incident."""
+        text, author = text.strip(), author.strip()
+        if not text:
+            raise ValueError("text: a note needs some text")
+        if not author:
+            raise ValueError("author: say who wrote the note")
+        if len(text) > 10_000:
+            raise ValueError(f"text: {len(text)} characters, at most 10,000")
+        now = self.clock.now().timestamp()
+        entry = {
+            "key": f"{incident_id}#note:{uuid.uuid4().hex}",
+            "at": now,
+            "type": "note",
+            "level": None,
+            "actor": author[:200],
+            "detail": {"text": text},
+        }
+        return self.store.add_entry(incident_id, entry)
 
     # -- what people do ------------------------------------------------------------------------
     def act(
@@ -349,6 +391,9 @@ class RadarService:
             max_instances=1,
             id="checkpoint",
         )
+        scheduler.add_job(
+            self.apply_retention, "interval", hours=6, coalesce=True, max_instances=1, id="retention"
+        )
         if self.slack is not None:
             scheduler.add_job(
                 self.slack.remind, "interval", seconds=60, coalesce=True, max_instances=1, id="remind"
@@ -369,6 +414,7 @@ class RadarService:
         self.journal.close()
         if self.dispatcher is not None:
             self.dispatcher.outbox.close()
+        self.store.close()
 
     # -- reading -------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
