@@ -168,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routing", choices=["stream", "shared", "both"], default="both")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     minutes, streams = _minutes(_seeds(args.seeds), args.days)
     routings = ["stream", "shared"] if args.routing == "both" else [args.routing]
     results = [run(r, minutes, streams) for r in routings]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     report = {
         "command": "python bench/slack_latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}",

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_sdk.signature import Clock, SignatureVerifier
 
@@ -181,6 +181,14 @@ def create_app(service: RadarService, token: str | None = None, slack_secret: st
             )  # fmt: skip
         counted.labels("accepted").inc()
         return Response(status_code=200)
+
+    from radar.pages import pages_router  # here: pages import the service module's figures
+
+    app.include_router(pages_router(service))
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/incidents")
 
     @app.get("/metrics", summary="Prometheus metrics")
     def metrics() -> Response:

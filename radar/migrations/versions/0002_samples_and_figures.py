@@ -29,13 +29,17 @@ def upgrade() -> None:
         sa.Column("upper", sa.Double, nullable=False),
         sa.Column("level", sa.Integer, nullable=False, server_default="0"),
     )
-    with op.batch_alter_table("incidents") as table:
-        table.add_column(sa.Column("peak_mentions", sa.Integer, nullable=False, server_default="0"))
-        table.add_column(sa.Column("peak_expected", sa.Double, nullable=False, server_default="0"))
-        table.add_column(sa.Column("peak_negative_share", sa.Double, nullable=False, server_default="0"))
-        table.add_column(sa.Column("total_mentions", sa.Integer, nullable=False, server_default="0"))
-        table.add_column(sa.Column("total_negative", sa.Integer, nullable=False, server_default="0"))
-        table.add_column(sa.Column("samples_dropped", sa.Boolean, nullable=False, server_default=sa.false()))
+    # plain ADD COLUMNs (no table rebuild on SQLite: the timeline's rows stay untouched)
+    op.add_column("incidents", sa.Column("peak_mentions", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("incidents", sa.Column("peak_expected", sa.Double, nullable=False, server_default="0"))
+    op.add_column(
+        "incidents", sa.Column("peak_negative_share", sa.Double, nullable=False, server_default="0")
+    )
+    op.add_column("incidents", sa.Column("total_mentions", sa.Integer, nullable=False, server_default="0"))
+    op.add_column("incidents", sa.Column("total_negative", sa.Integer, nullable=False, server_default="0"))
+    op.add_column(
+        "incidents", sa.Column("samples_dropped", sa.Boolean, nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
