@@ -69,8 +69,9 @@ KNOWN_REASONS = TOKEN_ERRORS | {
 class DeliveryObserver(Protocol):
     """Who counts deliveries (the radar's metrics)."""
 
-    def sent(self, what: str, latency: float) -> None:
-        """``what`` (parent, update, reply, chart) reached Slack ``latency`` s after it was queued."""
+    def sent(self, what: str, latency: float, incident_id: str, key: str) -> None:
+        """``what`` (parent, update, reply, chart) of ``incident_id`` reached Slack ``latency`` s after
+        it was queued; ``key`` identifies this delivery (the same after a restart)."""
 
     def failed(self, reason: str) -> None:
         """A call failed for ``reason`` (bounded set: see ``KNOWN_REASONS``)."""
@@ -292,9 +293,9 @@ class SlackDispatcher:
     def _backoff(self, attempts: int) -> float:
         return self.clock() + min(self.max_backoff, 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
 
-    def _latency(self, what: str, queued_at: float) -> None:
+    def _latency(self, what: str, queued_at: float, incident_id: str, key: str) -> None:
         if self.observer is not None:
-            self.observer.sent(what, max(0.0, self.clock() - queued_at))
+            self.observer.sent(what, max(0.0, self.clock() - queued_at), incident_id, key)
 
     # -- parents -------------------------------------------------------------------------------
     def _post_parent(self, thread: Thread) -> str:
@@ -332,7 +333,7 @@ class SlackDispatcher:
             raise
         channel = str(answer.get("channel") or thread.channel)
         self.outbox.parent_posted(thread.incident_id, str(answer["ts"]), thread.version, channel)
-        self._latency("parent", thread.changed_at)
+        self._latency("parent", thread.changed_at, thread.incident_id, f"{thread.incident_id}#sent:parent")
         return "parent"
 
     def _find_parent(self, thread: Thread) -> str | None:
@@ -372,7 +373,12 @@ class SlackDispatcher:
                 self.outbox.fail_thread(thread.incident_id, failure.reason)
             raise
         self.outbox.shown(thread.incident_id, thread.version)
-        self._latency("update", thread.changed_at)
+        self._latency(
+            "update",
+            thread.changed_at,
+            thread.incident_id,
+            f"{thread.incident_id}#sent:update:{thread.version}",
+        )
         return "update"
 
     # -- replies -------------------------------------------------------------------------------
@@ -424,7 +430,7 @@ class SlackDispatcher:
             raise
         self.outbox.replies_sent(ids, self.clock())
         for reply in replies:
-            self._latency("reply", reply.created_at)
+            self._latency("reply", reply.created_at, reply.incident_id, f"{reply.key}#sent")
         return "reply"
 
     def _find_replies(self, thread: Thread) -> set[str]:
@@ -462,7 +468,7 @@ class SlackDispatcher:
                 self.outbox.replies_not_sent([reply.id], retry, unknown=False)
             raise
         self.outbox.replies_sent([reply.id], self.clock())
-        self._latency("chart", reply.created_at)
+        self._latency("chart", reply.created_at, reply.incident_id, f"{reply.key}#sent")
         return "chart"
 
     # -- what operators see --------------------------------------------------------------------

@@ -116,10 +116,55 @@ def _parser() -> argparse.ArgumentParser:
     cc = sub.add_parser("check-config", help="validate a configuration file")
     cc.add_argument("file", type=Path)
     cc.set_defaults(func=_check_config)
+
+    pm = sub.add_parser("postmortem", help="write an incident's post-mortem draft (Markdown + chart PNG)")
+    pm.add_argument("incident", help="incident id, e.g. acme:crisis:20260305T1853Z")
+    pm.add_argument("--out", type=Path, default=Path("."), help="directory to write into")
+    pm.add_argument("--config", type=Path, help="TOML configuration file (for [store] and state_dir)")
+    pm.add_argument("--state-dir", type=Path, help="where the radar keeps its state")
+    pm.set_defaults(func=_postmortem)
     return p
 
 
 # -- commands ---------------------------------------------------------------------------------------
+def _postmortem(args: argparse.Namespace) -> int:
+    from radar.export import iso, postmortem
+    from radar.figures import figures
+    from radar.service import STORE_URL_ENV
+    from radar.store import IncidentStore, default_url
+    from radar.timeline_chart import png
+
+    config = load_config(args.config)
+    state_dir = args.state_dir or Path(config.radar.state_dir)
+    url = os.environ.get(STORE_URL_ENV, "").strip() or config.store.url or default_url(state_dir)
+    store = IncidentStore.open(url)
+    try:
+        row = store.incident(args.incident)
+        if row is None:
+            print(f"no incident {args.incident!r} in {url}", file=sys.stderr)
+            return 1
+        samples = store.samples(row.id)
+        f = figures(row, samples)
+        stem = args.incident.replace(":", "-")
+        args.out.mkdir(parents=True, exist_ok=True)
+        chart = args.out / f"{stem}-chart.png"
+        markers = {
+            "onset": f.onset,
+            "detected": f.detected,
+            "acknowledged": f.acknowledged,
+            "resolved": f.resolved,
+        }
+        chart.write_bytes(
+            png(samples, markers, f"{row.stream_name or row.stream}: {row.kind}, {iso(row.opened_at)}")
+        )
+        text = postmortem(row, f, store.timeline(row.id), chart.name)
+        (args.out / f"{stem}-postmortem.md").write_text(text, encoding="utf-8")
+        print(f"wrote {args.out / (stem + '-postmortem.md')} and {chart}")
+        return 0
+    finally:
+        store.close()
+
+
 def _check_config(args: argparse.Namespace) -> int:
     ok, report = check_config_report(args.file)
     print(report)

@@ -270,7 +270,7 @@ class DeliveryCounter:
     def __init__(self, metrics: RadarMetrics, notifier: str) -> None:
         self.metrics, self.notifier = metrics, notifier
 
-    def sent(self, what: str, latency: float) -> None:
+    def sent(self, what: str, latency: float, incident_id: str = "", key: str = "") -> None:
         """One delivery, ``latency`` seconds after it was queued."""
         self.metrics.notifications_sent.labels(self.notifier, what).inc()
         self.metrics.notification_latency.labels(self.notifier).observe(latency)

@@ -25,7 +25,7 @@ import os
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,6 +91,28 @@ class IngestReport:
             "duplicates": self.outcomes.get("duplicate", 0),
             "unmatched": self.outcomes.get("unmatched", 0),
         }
+
+
+class _Deliveries:
+    """Counts Slack deliveries in the metrics and puts each on its incident's timeline."""
+
+    def __init__(
+        self,
+        metrics: RadarMetrics,
+        recorder: Callable[[], IncidentRecorder],
+        notifier: str,
+        now: Callable[[], float],
+    ) -> None:
+        self.counter = metrics.delivery(notifier)
+        self.recorder, self.notifier, self.now = recorder, notifier, now
+
+    def sent(self, what: str, latency: float, incident_id: str, key: str) -> None:
+        self.counter.sent(what, latency)
+        detail = {"notifier": self.notifier, "latency_seconds": round(latency, 3)}
+        self.recorder().notified(incident_id, what, key, self.now(), detail)
+
+    def failed(self, reason: str) -> None:
+        self.counter.failed(reason)
 
 
 class RadarService:
@@ -210,7 +232,9 @@ class RadarService:
             client,
             group_of=lambda stream: route(stream)[1],
             links=Links(settings.incident_url, settings.dashboard_url),
-            observer=self.metrics.delivery("slack"),
+            observer=_Deliveries(
+                self.metrics, lambda: self.recorder, "slack", lambda: self.clock.now().timestamp()
+            ),
             clock=lambda: self.clock.now().timestamp(),
             max_per_second=settings.max_per_second,
         )

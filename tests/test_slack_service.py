@@ -187,6 +187,12 @@ def test_the_acme_crisis_in_slack_and_its_buttons(
         assert radar.click("resolve", "acme:crisis:19990101T0000Z").json()["response_type"] == "ephemeral"
         assert radar.metric('radar_slack_interactions_total{outcome="accepted"}') == 2
         assert radar.metric('radar_notifications_sent_total{notifier="slack",what="parent"}') == 1
+        timeline = radar.service.store.timeline(incident_id)  # the store heard all of it
+        assert [e.detail["what"] for e in timeline if e.type == "notified"][:1] == ["parent"]
+        assert [(e.type, e.actor) for e in timeline if e.actor] == [
+            ("acknowledged", "jane"),
+            ("snoozed", "jane"),
+        ]
         health = radar.http.get("/healthz").json()["slack"]
         assert health["halted"] is None and health["permanent_failures"] == []
     finally:

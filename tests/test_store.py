@@ -245,3 +245,30 @@ def test_a_crash_mid_incident_then_restart(
     again.submit(rest[500:])
     assert len(again.store.samples(row.id)) > len(samples)
     again.stop()
+
+
+def test_radar_postmortem_writes_the_draft_and_its_chart(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'incidents.sqlite3'}"
+    store = IncidentStore.open(url)
+    incident_id = run_lifecycle(store).events[0].incident.id
+    store.close()
+    env = {**os.environ, "RADAR_STORE_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "radar.cli", "postmortem", incident_id, "--out", str(tmp_path / "pm")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stem = incident_id.replace(":", "-")
+    text = (tmp_path / "pm" / f"{stem}-postmortem.md").read_text()
+    assert f"![Mentions against the expected band]({stem}-chart.png)" in text
+    assert "| Acknowledged | 2026-03-04T09:06:00Z by jane (5 min after detection) |" in text
+    assert (tmp_path / "pm" / f"{stem}-chart.png").read_bytes().startswith(b"\x89PNG")
+    missing = subprocess.run(
+        [sys.executable, "-m", "radar.cli", "postmortem", "nope", "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert missing.returncode == 1 and "no incident 'nope'" in missing.stderr
