@@ -19,6 +19,7 @@ from sqlalchemy import inspect, text
 from alerts.escalation import EscalationPolicy, IncidentEvent, Observation
 from alerts.incident import Action
 from alerts.level import Level
+from radar.config import RadarConfig
 from radar.demo import demo_config
 from radar.figures import figures
 from radar.mention import Mention, parse_mention
@@ -219,10 +220,11 @@ def crisis_mentions() -> tuple[list[Mention], datetime]:
 
 
 def test_a_crash_mid_incident_then_restart(
-    tmp_path: Path, crisis_mentions: tuple[list[Mention], datetime], request: pytest.FixtureRequest
+    tmp_path: Path, crisis_mentions: tuple[list[Mention], datetime], url: str
 ) -> None:
     mentions, onset = crisis_mentions
-    config = demo_config(demo_scenario(1), str(tmp_path))
+    base = demo_config(demo_scenario(1), str(tmp_path)).model_dump()
+    config = RadarConfig.model_validate({**base, "store": {"url": url}})
     first = [m for m in mentions if m.created_at < onset + timedelta(minutes=15)]
     rest = [m for m in mentions if m.created_at >= onset + timedelta(minutes=15)]
     service = RadarService(config, state_dir=tmp_path, notifiers=[], live=False, fsync=False)
