@@ -128,6 +128,37 @@ class StoreSettings(_Section):
         return value
 
 
+class JetstreamSettings(_Section):
+    """``[sources.jetstream]``: Bluesky's Jetstream firehose (posts matched against the streams here)."""
+
+    enabled: bool = False
+    url: str = Field(default="wss://jetstream2.us-east.bsky.network/subscribe", description="websocket URL")
+    profile_api: str = Field(default="https://public.api.bsky.app", description="for follower counts")
+    replies: bool = Field(default=True, description="count replies as mentions")
+    quotes: bool = Field(default=True, description="count quote posts as mentions")
+    resume_overlap_seconds: float = Field(default=5.0, ge=0, le=600, description="replayed on resume")
+
+
+class MastodonSettings(_Section):
+    """``[sources.mastodon]``: polled hashtag timelines (and searches, with a token) of one server."""
+
+    enabled: bool = False
+    base_url: str = Field(default="https://mastodon.social", description="the server")
+    tags: tuple[str, ...] = Field(default=(), description="hashtags whose public timelines are polled")
+    search: tuple[str, ...] = Field(default=(), description="search queries (need $MASTODON_TOKEN)")
+    poll_seconds: float = Field(default=60.0, ge=5, le=3600)
+
+
+class SourcesSettings(_Section):
+    """``[sources]``: live sources run by ``radar run``."""
+
+    silent_after_minutes: float = Field(
+        default=10, gt=0, description="no events this long (or disconnected): the source is silent"
+    )
+    jetstream: JetstreamSettings = JetstreamSettings()
+    mastodon: MastodonSettings = MastodonSettings()
+
+
 class SlackRoute(_Section):
     """``[streams.NAME.slack]``: where one stream's alerts go (the ``[slack]`` defaults otherwise)."""
 
@@ -248,6 +279,7 @@ class RadarConfig(_Section):
     escalation: EscalationSettings = EscalationSettings()
     slack: SlackSettings = SlackSettings()
     store: StoreSettings = StoreSettings()
+    sources: SourcesSettings = SourcesSettings()
     streams: dict[str, StreamSettings] = Field(default_factory=dict)
 
     @field_validator("streams")

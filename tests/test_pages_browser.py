@@ -220,8 +220,10 @@ def test_the_list_shows_the_store_incidents(page: Page, radar: Radar, tmp_path: 
     for got, row in zip(shown, rows, strict=True):
         assert {k: got[k] for k in list_cells(row)} == list_cells(row), row.id
     count = len(rows)
-    assert page.locator("form.filters .muted").inner_text().startswith(
-        f"{count} incident{'' if count == 1 else 's'}"
+    assert (
+        page.locator("form.filters .muted")
+        .inner_text()
+        .startswith(f"{count} incident{'' if count == 1 else 's'}")
     )
     # each row links to its incident page
     crisis_link = page.locator(f'#incidents tr[data-id="{radar.crisis_id}"] a')
@@ -286,7 +288,12 @@ def test_filters_through_the_form(page: Page, radar: Radar) -> None:
 
 @pytest.mark.parametrize(
     ("label", "key"),
-    [("Mentions", "total_mentions"), ("Peak", "peak_rank"), ("Stream", "stream"), ("Opened (UTC)", "opened_at")],
+    [
+        ("Mentions", "total_mentions"),
+        ("Peak", "peak_rank"),
+        ("Stream", "stream"),
+        ("Opened (UTC)", "opened_at"),
+    ],
 )
 def test_sorting_by_clicking_a_column_header_twice(page: Page, radar: Radar, label: str, key: str) -> None:
     page.goto(radar.url("/incidents"))
@@ -407,7 +414,9 @@ def test_a_note_added_through_the_form(page: Page, radar: Radar) -> None:
     assert notes[0]["who"] == author and notes[0]["at"] == clock(NOW.timestamp())
     assert page.locator("#timeline b").count() == 0
     assert event_log(page)[-1] == notes[0]  # the newest event
-    stored = [e for e in radar.store.timeline(radar.crisis_id) if e.type == "note" and e.detail["text"] == text]
+    stored = [
+        e for e in radar.store.timeline(radar.crisis_id) if e.type == "note" and e.detail["text"] == text
+    ]
     assert len(stored) == 1
     assert stored[0].actor == author and stored[0].at == NOW.timestamp() and stored[0].level is None
 
@@ -484,7 +493,9 @@ def test_no_external_resources_and_no_script(page: Page, radar: Radar) -> None:
         assert page.locator("script").count() == 0
         assert page.locator("link[rel=stylesheet], img, iframe, object, embed").count() == 0
     assert len(requests) >= len(paths)
-    foreign = [u for u in requests if (urlsplit(u).scheme, urlsplit(u).netloc) != (origin.scheme, origin.netloc)]
+    foreign = [
+        u for u in requests if (urlsplit(u).scheme, urlsplit(u).netloc) != (origin.scheme, origin.netloc)
+    ]
     assert foreign == []
 
 
@@ -505,4 +516,3 @@ def test_unknown_incidents_and_bad_filters_are_refused(page: Page, radar: Radar)
     response = page.goto(radar.url("/incidents?level=panic"))
     assert response is not None and response.status == 400
     assert "level" in (page.locator("body").inner_text() or "")
-
