@@ -175,6 +175,15 @@ class CrisisDetector(base.AnomalyDetector):
         """True while the stream's source is considered silent."""
         return self._silent
 
+    def mark_silent(self) -> None:
+        """The stream's source is known to be down: the buckets since it last delivered, and those
+        until mentions flow again, are missing (not learned as zeros, not judged)."""
+        if self._silent:
+            return
+        self._silent = True
+        self._volume.mark_missing(self._volume.zero_run)
+        self._negative.mark_missing(self._volume.zero_run)
+
     @property
     def share_baseline(self) -> float:
         """The stream's usual negative share."""

@@ -9,10 +9,7 @@
   the highest negative share of a bucket with at least 5 mentions; totals while open;
 * **top terms** and **most amplified posts**: from the why of the peak level.
 
->>> from radar.sample import Sample
->>> s = [Sample(0, 5, 1, 5.0, 0, 12), Sample(60, 9, 3, 5.0, 0, 12), Sample(120, 30, 20, 5.0, 0, 12)]
->>> onset_of(s, opened_at=180.0, window_minutes=15, bucket_seconds=60)
-60.0
+The onset is kept on the incident when it opens (``onset_at``); older rows compute it from samples.
 """
 
 from __future__ import annotations
@@ -22,24 +19,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from radar.sample import Sample
+from radar.sample import Sample, onset_of
 from radar.store import IncidentRow
-
-
-def onset_of(samples: Sequence[Sample], opened_at: float, window_minutes: int, bucket_seconds: int) -> float:
-    """When the surge began (see the module docstring); the opening bucket's start if unknown."""
-    first_bucket = opened_at - bucket_seconds
-    earliest = opened_at - max(1, window_minutes) * 60.0
-    by_t = {s.t: s for s in samples}
-    onset = first_bucket
-    t = first_bucket
-    while t >= earliest:
-        s = by_t.get(t)
-        if s is None or s.mentions <= s.expected:
-            break
-        onset = t
-        t -= bucket_seconds
-    return float(onset)
 
 
 @dataclass(frozen=True)
@@ -72,8 +53,9 @@ class Figures:
 def figures(row: IncidentRow, samples: Sequence[Sample]) -> Figures:
     """The figures of the incident ``row`` with its ``samples``."""
     why = dict(row.why or {})
-    window = int(why.get("window_minutes") or 1)
-    onset = onset_of(samples, row.opened_at, window, row.bucket_seconds)
+    onset = row.onset_at
+    if onset is None:
+        onset = onset_of(samples, row.opened_at, int(why.get("window_minutes") or 1), row.bucket_seconds)
     detected, ack, resolved = row.detected_at, row.acknowledged_at, row.resolved_at
     per_minute = row.peak_mentions * 60.0 / row.bucket_seconds
     multiple = row.peak_mentions / row.peak_expected if row.peak_expected > 0 else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -205,6 +206,74 @@ def _number(value: float) -> str:
     return floatToGoString(value)
 
 
+#: Per-source series: (family, name, help, value of a health record).
+SOURCE_SERIES: tuple[
+    tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str, Callable[[Any], float]], ...
+] = (
+    (
+        GaugeMetricFamily,
+        "radar_source_connected",
+        "1 while the live source is connected.",
+        lambda h: float(h.connected),
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_source_silent",
+        "1 while the source is silent (quiet or disconnected too long).",
+        lambda h: float(h.silent),
+    ),
+    (
+        CounterMetricFamily,
+        "radar_source_events",
+        "Events the source received (matched or not).",
+        lambda h: h.events,
+    ),
+    (
+        CounterMetricFamily,
+        "radar_source_mentions",
+        "Mentions the source handed to the radar.",
+        lambda h: h.mentions,
+    ),
+    (
+        CounterMetricFamily,
+        "radar_source_malformed_events",
+        "Malformed events skipped.",
+        lambda h: h.malformed,
+    ),
+    (CounterMetricFamily, "radar_source_errors", "Connection failures.", lambda h: h.errors),
+    (
+        CounterMetricFamily,
+        "radar_source_reconnects",
+        "Reconnections after a failure.",
+        lambda h: h.reconnects,
+    ),
+    (
+        GaugeMetricFamily,
+        "radar_source_last_event_timestamp_seconds",
+        "When the source last received an event.",
+        lambda h: h.last_event_at or 0.0,
+    ),
+)
+
+
+class SourceCollector(Collector):
+    """The live sources' health, read when Prometheus scrapes."""
+
+    def __init__(self) -> None:
+        self.health: Callable[[], Iterable[Any]] = lambda: ()
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        records = list(self.health())
+        for kind, name, doc, value in SOURCE_SERIES:
+            family = kind(name, doc, labels=["source"])
+            for h in records:
+                family.add_metric([h.name], value(h))
+            yield family
+
+
 class RadarMetrics:
     """The radar's metrics, registered in their own registry."""
 
@@ -257,6 +326,8 @@ class RadarMetrics:
         # -- per stream: read from the pipeline at scrape time (see StreamCollector) ------------
         # not in the registry: exposition() writes these series itself (see StreamCollector.text)
         self.stream_collector = StreamCollector()
+        self.source_collector = SourceCollector()
+        r.register(self.source_collector)
         self.open_incidents = Gauge(
             "radar_open_incidents", "Open incidents per stream and kind.", ["stream", "kind"], registry=r
         )

@@ -42,6 +42,13 @@ from radar.timeline_chart import png, svg
 
 KINDS = ("crisis", "buzz", "source_silent")
 HISTORY_DAYS = 90
+#: Incidents a list shows at most.
+LIST_LIMIT = 500
+#: The pages load nothing and run nothing: say so to the browser (posts' links come from the public).
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 _ENV = Environment(loader=PackageLoader("radar", "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -65,9 +72,15 @@ def _clock(t: float | None) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") if t is not None else "—"
 
 
+def onset(row: IncidentRow) -> float:
+    """The incident's onset (kept when it opened; the opening bucket's start for rows without one)."""
+    return row.onset_at if row.onset_at is not None else row.opened_at - row.bucket_seconds
+
+
 def _row_view(row: IncidentRow) -> dict[str, Any]:
     """What a list shows of an incident (from its row alone: no samples read)."""
     detected, ack, resolved = row.detected_at, row.acknowledged_at, row.resolved_at
+    began = onset(row)
     return {
         "id": row.id,
         "opened": _clock(row.opened_at),
@@ -75,9 +88,9 @@ def _row_view(row: IncidentRow) -> dict[str, Any]:
         "kind": row.kind,
         "peak_level": row.peak_level,
         "state": f"resolved {_clock(resolved)}" if resolved is not None else f"open ({row.level})",
-        "ttd": duration(detected - row.opened_at) if detected is not None else "—",
+        "ttd": duration(detected - began) if detected is not None else "—",
         "tta": duration(ack - detected) if ack is not None and detected is not None else "—",
-        "ttr": duration(resolved - row.opened_at) if resolved is not None else "—",
+        "ttr": duration(resolved - began) if resolved is not None else "—",
         "peak": f"{row.peak_mentions * 60.0 / row.bucket_seconds:g}",
         "total": f"{row.total_mentions:,}",
     }
@@ -90,7 +103,7 @@ def pages_router(service: RadarService) -> APIRouter:
 
     def render(template: str, **context: Any) -> HTMLResponse:
         html = _ENV.get_template(template).render(nav_streams=store.streams()[:12], **context)
-        return HTMLResponse(html)
+        return HTMLResponse(html, headers={"Content-Security-Policy": CSP})
 
     def query(
         stream: str | None,
@@ -114,6 +127,7 @@ def pages_router(service: RadarService) -> APIRouter:
             since=_day(since, "since"),
             until=end + 86_400 if end is not None else None,
             sort=sort,
+            limit=LIST_LIMIT,
         )
 
     def found(incident_id: str) -> IncidentRow:
@@ -146,14 +160,16 @@ def pages_router(service: RadarService) -> APIRouter:
         plain = {k: v for k, v in filters.items() if v}
         columns = [
             ("opened_at", "Opened (UTC)", ""), ("stream", "Stream", ""), ("kind", "Kind", ""),
-            ("peak_rank", "Peak", ""), ("resolved_at", "State", ""), ("detected_at", "Time to detect", "num"),
-            ("acknowledged_at", "Time to ack.", "num"), ("", "Duration", "num"),
-            ("peak_mentions", "Peak /min", "num"), ("total_mentions", "Mentions", "num"),
+            ("peak_rank", "Peak", ""), ("resolved_at", "State", ""),
+            ("time_to_detect", "Time to detect", "num"), ("time_to_acknowledge", "Time to ack.", "num"),
+            ("time_to_resolve", "Duration", "num"), ("peak_mentions", "Peak /min", "num"),
+            ("total_mentions", "Mentions", "num"),
         ]  # fmt: skip
         return render(
             "incidents.html",
             title="Incidents",
             rows=[_row_view(r) for r in rows],
+            limited=len(rows) >= LIST_LIMIT,
             f=filters,
             streams=store.streams(),
             kinds=KINDS,
@@ -206,7 +222,7 @@ def pages_router(service: RadarService) -> APIRouter:
                 "total": f"{f.total_mentions:,} ({f.total_negative:,} negative)",
             },
             terms=f.top_terms,
-            posts=f.top_posts,
+            posts=[{**p, "url": p.get("url") if _web(p.get("url")) else ""} for p in f.top_posts],
             events=[
                 {
                     "at": _clock(e.at),
@@ -261,12 +277,12 @@ def pages_router(service: RadarService) -> APIRouter:
             "rows": rows,
             "incidents": len(rows),
             "crises": len(warned),
-            "median_time_to_detect_seconds": median([(r.detected_at or 0.0) - r.opened_at for r in warned]),
+            "median_time_to_detect_seconds": median([(r.detected_at or 0.0) - onset(r) for r in warned]),
             "median_time_to_acknowledge_seconds": median(
                 [r.acknowledged_at - (r.detected_at or 0.0) for r in warned if r.acknowledged_at is not None]
             ),
             "median_time_to_resolve_seconds": median(
-                [r.resolved_at - r.opened_at for r in rows if r.resolved_at is not None]
+                [r.resolved_at - onset(r) for r in rows if r.resolved_at is not None]
             ),
         }
 
@@ -348,6 +364,11 @@ def pages_router(service: RadarService) -> APIRouter:
         return history
 
     return router
+
+
+def _web(url: Any) -> bool:
+    """True for an http(s) link (anything else from a post is shown, never linked)."""
+    return isinstance(url, str) and url.lower().startswith(("https://", "http://"))
 
 
 def _file(row: IncidentRow, suffix: str) -> str:

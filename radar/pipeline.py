@@ -58,6 +58,7 @@ class StreamState:
     terms: TermBaseline = field(default_factory=TermBaseline)
     recent: RecentActivity = field(default_factory=partial(RecentActivity, RECENT_SECONDS))
     last: Assessment | None = None
+    sources: dict[str, int] = field(default_factory=dict)  # mentions by their ``source`` field
     ignore_terms: frozenset[str] = frozenset()
     negative_threshold: float = -0.05  # from the stream's detection settings (cached: hot path)
     positive_threshold: float = 0.05
@@ -213,6 +214,19 @@ class Pipeline:
                 self.sink(event)
         return events
 
+    def source_silent(self, source: str, silent: bool) -> list[str]:
+        """A live source went silent (or came back): the streams it mostly feeds treat their buckets
+        as missing, not as zero, until mentions flow again (their ``source_silent`` notice opens).
+        Returns those streams."""
+        fed = []
+        for name, state in self.streams.items():
+            total = sum(state.sources.values())
+            if total and state.sources.get(source, 0) * 2 >= total:
+                fed.append(name)
+                if silent:
+                    state.detector.mark_silent()
+        return fed
+
     def series(self, stream: str, hours: float = 4.0, marker: datetime | None = None) -> Series | None:
         """``stream``'s last ``hours`` of closed buckets with the band expected of each (for charts).
 
@@ -297,6 +311,8 @@ class Pipeline:
             ignore = state.ignore_terms
             terms = [w for w in words if w not in ignore] if ignore else words
             weight = state.authors.weight(mention.author, t)
+            origin = mention.source
+            state.sources[origin] = state.sources.get(origin, 0) + 1
             if self.windower.add(
                 name, t=t, polarity=polarity, weight=weight, author=mention.author, terms=terms, post=post
             ):

@@ -20,6 +20,7 @@ HTTP lives in :mod:`radar.app`; this module has no web code.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -55,6 +56,9 @@ from radar.metrics import RadarMetrics
 from radar.pipeline import Pipeline
 from radar.recorder import IncidentRecorder
 from radar.sentiment import SentimentScorer, VaderScorer
+from radar.sources.catalog import build_sources
+from radar.sources.source import Source
+from radar.sources.supervisor import Supervisor
 from radar.store import IncidentStore, default_url
 
 log = logging.getLogger(__name__)
@@ -140,6 +144,9 @@ class RadarService:
         A Slack Web API client: incidents are then announced in Slack (and no longer on the
         console unless ``notifiers`` says so). Build it with retry_handlers=[]: the dispatcher
         makes every retry decision.
+    sources
+        Live sources to run (by default those enabled in ``[sources]``); their positions are saved
+        with every checkpoint in ``STATE_DIR/sources.json`` and resumed from on start.
     """
 
     def __init__(
@@ -154,6 +161,7 @@ class RadarService:
         fsync: bool = True,
         journal_segment_bytes: int = 64 * 2**20,
         slack: WebClient | None = None,
+        sources: Sequence[Source] | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -175,6 +183,15 @@ class RadarService:
         url = os.environ.get(STORE_URL_ENV, "").strip() or config.store.url or default_url(root)
         self.store = IncidentStore.open(url)
         self.recorder = IncidentRecorder(self.store, config.radar.bucket_seconds, self._history)
+        self.supervisor = Supervisor(
+            list(sources) if sources is not None else build_sources(config),
+            self._from_source,
+            on_silent=self._source_silent,
+            silent_after=config.sources.silent_after_minutes * 60.0,
+            clock=lambda: self.clock.now().timestamp(),
+            positions=self._load_positions(root / "sources.json"),
+        )
+        self.metrics.source_collector.health = self.supervisor.health
         self.journal = Journal(root / "journal", segment_bytes=journal_segment_bytes, fsync=fsync)
         self.checkpointer = Checkpointer(root / "checkpoints")
         self._lock = threading.RLock()
@@ -213,6 +230,33 @@ class RadarService:
     def _on_event(self, event: IncidentEvent) -> None:
         self.recorder.event(event)  # every event; the notifiers hear the announced ones
         self.notify.notify(event)
+
+    # -- live sources --------------------------------------------------------------------------
+    def _from_source(self, batch: Sequence[Mention], name: str) -> IngestReport:
+        return self.submit(batch, source=name)
+
+    def _source_silent(self, name: str, silent: bool) -> None:
+        with self._lock:
+            fed = self.pipeline.source_silent(name, silent)
+        if silent:
+            log.warning("source %s is silent: %d streams treat its buckets as missing", name, len(fed))
+
+    @staticmethod
+    def _load_positions(path: Path) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("%s unreadable (%s): sources start from their newest data", path, exc)
+            return {}
+        return {str(k): dict(v) for k, v in data.items() if isinstance(v, dict)}
+
+    def _save_positions(self) -> None:
+        path = self.state_dir / "sources.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.supervisor.positions()), encoding="utf-8")
+        os.replace(tmp, path)
 
     def _history(self, incident: Incident) -> Series | None:
         """The stream's last hours when ``incident`` opened (the context of its timeline)."""
@@ -390,6 +434,8 @@ class RadarService:
             now = self.clock.now()
             path = self.checkpointer.save(self.pipeline, seq, now=now)
             self._checkpoint_seq = seq
+            if self.supervisor.sources:
+                self._save_positions()
         self._checkpoint_at = now.timestamp()
         self.metrics.checkpoint_time.set(self._checkpoint_at)
         self.metrics.checkpoint_age.set(0)
@@ -426,9 +472,12 @@ class RadarService:
         self._scheduler = scheduler
         if self.dispatcher is not None:
             self.dispatcher.start()
+        if self.supervisor.sources:
+            self.supervisor.start()
 
     def stop(self) -> None:
         """Stop the scheduler, write a final checkpoint and close the journal."""
+        self.supervisor.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
@@ -472,4 +521,5 @@ class RadarService:
                 "watermark": pipe.windower.watermark if pipe.windower.watermark > 0 else None,
                 "notification_failures": self.notify.failures,
                 "slack": slack,
+                "sources": [h.to_json() for h in self.supervisor.health()],
             }

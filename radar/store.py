@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from radar.sample import Sample
+from radar.sample import Sample, onset_of
 
 LEVELS = ("calm", "watch", "warning", "crisis")
 
@@ -74,6 +74,7 @@ class IncidentRow(Base):
     peak_level: Mapped[str] = mapped_column(String(16), index=True)
     peak_rank: Mapped[int] = mapped_column(Integer, default=0)  # 0 calm ... 3 crisis: sorting
     opened_at: Mapped[float] = mapped_column(Double, index=True)
+    onset_at: Mapped[float | None] = mapped_column(Double, nullable=True)  # first abnormal bucket
     detected_at: Mapped[float | None] = mapped_column(Double, nullable=True)  # first warning or above
     acknowledged_at: Mapped[float | None] = mapped_column(Double, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -278,8 +279,16 @@ class IncidentStore:
                 for s in samples
             ],
         )
-        # figures over the incident's own buckets (not the context before it opened)
         opened = row.opened_at - row.bucket_seconds
+        if row.onset_at is None and opened in times:  # the opening bucket is in: the onset is known
+            window = int((row.why or {}).get("window_minutes") or 1)
+            earliest = row.opened_at - max(1, window) * 60.0
+            around = session.scalars(
+                select(SampleRow).where(SampleRow.incident_id == row.id, SampleRow.t >= earliest)
+            )
+            known = [Sample(r.t, r.mentions, r.negative, r.expected, r.lower, r.upper) for r in around]
+            row.onset_at = onset_of(known, row.opened_at, window, row.bucket_seconds)
+        # figures over the incident's own buckets (not the context before it opened)
         until = row.resolved_at if row.resolved_at is not None else float("inf")
         own = [s for s in samples if opened <= s.t < until]
         if not own:
@@ -364,9 +373,9 @@ class IncidentStore:
             query = query.where(IncidentRow.opened_at >= since)
         if until is not None:
             query = query.where(IncidentRow.opened_at < until)
-        name = sort.lstrip("-")
-        column = getattr(IncidentRow, name if name in SORTABLE else "opened_at")
-        query = query.order_by(column.desc() if sort.startswith("-") else column.asc(), IncidentRow.id)
+        key = _sort_key(sort.lstrip("-"))
+        ordered = key.desc() if sort.startswith("-") else key.asc()
+        query = query.order_by(ordered.nulls_last(), IncidentRow.id)  # unknown durations last, always
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.scalars(query.limit(limit)))
 
@@ -392,7 +401,7 @@ class IncidentStore:
             return sorted(session.scalars(select(IncidentRow.stream).distinct()))
 
 
-#: Columns the incident list sorts by.
+#: Columns the incident list sorts by (and durations: time to detect / acknowledge / resolve).
 SORTABLE = (
     "opened_at",
     "stream",
@@ -401,9 +410,22 @@ SORTABLE = (
     "peak_mentions",
     "total_mentions",
     "resolved_at",
-    "detected_at",
-    "acknowledged_at",
+    "time_to_detect",
+    "time_to_acknowledge",
+    "time_to_resolve",
 )
+
+
+def _sort_key(name: str) -> Any:
+    """The SQL expression the list sorts by for ``name``."""
+    onset = func.coalesce(IncidentRow.onset_at, IncidentRow.opened_at - IncidentRow.bucket_seconds)
+    durations = {
+        "time_to_detect": IncidentRow.detected_at - onset,
+        "time_to_acknowledge": IncidentRow.acknowledged_at - IncidentRow.detected_at,
+        "time_to_resolve": IncidentRow.resolved_at - onset,
+    }
+    return durations.get(name, getattr(IncidentRow, name if name in SORTABLE else "opened_at"))
+
 
 _COLUMNS = (
     "stream", "stream_name", "kind", "level", "peak_level", "peak_rank", "opened_at", "detected_at",

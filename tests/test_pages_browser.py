@@ -461,12 +461,6 @@ def test_the_stream_page(page: Page, radar: Radar, stream: str) -> None:
     assert [c[:3] for c in cells] == [[clock(r.opened_at), r.kind, r.peak_level] for r in rows]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="radar/pages.py _history() measures time to detect / resolve from opened_at, while the "
-    "incident figures (radar/figures.py) measure them from the onset: the stream page's medians "
-    "disagree with the incidents' own figures",
-)
 @pytest.mark.parametrize("stream", ["acme", "nimbus"])
 def test_the_stream_medians_are_those_of_the_incident_figures(page: Page, radar: Radar, stream: str) -> None:
     page.goto(radar.url(f"/streams/{stream}"))

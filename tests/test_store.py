@@ -94,14 +94,15 @@ def test_migrations_from_empty_give_the_model_schema(url: str) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {"incidents", "timeline", "samples", "alembic_version"} <= tables
     with store.engine.connect() as connection:
-        assert connection.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert connection.execute(text("select version_num from alembic_version")).scalar() == "0003"
     IncidentStore.open(url).close()  # opening again is a no-op upgrade
     store.close()
 
 
-def test_an_upgrade_from_the_previous_revision_keeps_history(url: str) -> None:
+@pytest.mark.parametrize("previous", ["0001", "0002"])
+def test_an_upgrade_from_the_previous_revision_keeps_history(url: str, previous: str) -> None:
     engine = make_engine(url)
-    migrate(engine, "0001")
+    migrate(engine, previous)
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -117,10 +118,11 @@ def test_an_upgrade_from_the_previous_revision_keeps_history(url: str) -> None:
             )
         )
     engine.dispose()
-    store = IncidentStore.open(url)  # upgrades 0001 → 0002
+    store = IncidentStore.open(url)  # upgrades to the newest revision
     row = store.incident("acme:crisis:1")
     assert row is not None and row.peak_level == "crisis" and row.detected_at == 160.0
     assert row.total_mentions == 0 and row.samples_dropped is False  # new columns, defaults
+    assert row.onset_at is None
     assert [e.type for e in store.timeline("acme:crisis:1")] == ["opened"]
     store.close()
 
