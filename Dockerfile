@@ -2,7 +2,7 @@
 #
 #   docker build -t crisis-radar .
 #   docker run -p 8462:8462 -v radar-state:/var/lib/radar crisis-radar
-#   docker run ... -v ./radar.toml:/etc/radar/radar.toml:ro -e RADAR_CONFIG=/etc/radar/radar.toml crisis-radar
+#   docker run ... -v "$PWD/radar.toml:/etc/radar/radar.toml:ro" -e RADAR_CONFIG=/etc/radar/radar.toml crisis-radar
 #
 # Configuration: RADAR_CONFIG (a mounted TOML file), RADAR_INGEST_TOKEN, SLACK_BOT_TOKEN,
 # SLACK_SIGNING_SECRET, SLACK_API_URL, RADAR_STORE_URL (PostgreSQL works: the image has the `postgres`
@@ -25,7 +25,8 @@ COPY radar ./radar
 COPY detectors ./detectors
 COPY alerts ./alerts
 # pip builds the project's wheel (PEP 517, isolated build) and installs it with the runtime
-# dependencies and the `postgres` extra; not editable, no test tools.
+# dependencies and the `postgres` extra; not editable, no test tools. The dependencies resolve within
+# pyproject.toml's ranges at build time (there is no lock file): rebuilds may pick newer releases.
 RUN /opt/venv/bin/pip install ".[postgres]"
 
 # -- runtime ----------------------------------------------------------------------------------------------

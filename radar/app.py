@@ -32,10 +32,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from radar.batch import BatchTooLarge, decode_body
+from radar.batch import BatchResult, BatchTooLarge, Rejection, decode_body, parse_record
 from radar.journal import JournalError
 from radar.mention import Mention
 from radar.service import SLACK_SECRET_ENV, RadarService
+from radar.webhook import map_record, records_of
 
 TOKEN_ENV = "RADAR_INGEST_TOKEN"
 #: Slack wants an answer within 3 s: give up waiting for the action (it still completes) after this.
@@ -87,18 +88,70 @@ def create_app(service: RadarService, token: str | None = None, slack_secret: st
     expected_token = token if token is not None else os.environ.get(TOKEN_ENV, "")
     http = service.config.http
 
+    def refused(request: Request) -> JSONResponse | None:
+        """401 unless the request carries the ingest token (none needed when none is set)."""
+        if not expected_token:
+            return None
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
+        if token and hmac.compare_digest(token, expected_token):
+            return None
+        service.metrics.rejected.labels("unauthorized").inc()
+        return JSONResponse(
+            {"error": "missing or wrong bearer token"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.post(
+        "/v1/webhooks/{name}",
+        summary="Ingest a listening platform's push through its field mapping ([webhooks.NAME])",
+    )
+    async def webhook(name: str, request: Request) -> Response:
+        denied = refused(request)
+        if denied is not None:
+            return denied
+        mapping = service.config.webhooks.get(name)
+        if mapping is None:
+            known = ", ".join(sorted(service.config.webhooks)) or "none configured"
+            return JSONResponse({"error": f"no webhook {name!r} (known: {known})"}, status_code=404)
+        body = await request.body()
+        if len(body) > http.max_body_bytes:
+            service.metrics.rejected.labels("batch_too_large").inc()
+            return _too_large(f"body is over the limit of {http.max_body_bytes} bytes")
+        try:
+            records = records_of(json.loads(body), mapping)
+        except ValueError as exc:  # not JSON, or no records where the mapping says
+            service.metrics.rejected.labels("invalid_body").inc()
+            return JSONResponse({"error": f"webhook {name}: {exc}"}, status_code=400)
+        if len(records) > http.max_batch_records:
+            service.metrics.rejected.labels("batch_too_large").inc()
+            return _too_large(f"{len(records)} records, over the limit of {http.max_batch_records}")
+        now = service.clock.now()
+        batch = BatchResult()
+        for index, record in enumerate(records):
+            parsed = parse_record(map_record(record, mapping), index, now)
+            if isinstance(parsed, Rejection):
+                batch.rejected.append(parsed)
+            else:
+                batch.mentions.append(parsed)
+        try:
+            report = await run_in_threadpool(service.submit, batch, f"webhook:{name}")
+        except JournalError as exc:
+            service.metrics.rejected.labels("journal_unavailable").inc()
+            return JSONResponse(
+                {"error": f"journal unavailable, nothing was accepted; retry later ({exc})"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return JSONResponse(report.to_json())
+
     @app.post("/v1/mentions", openapi_extra=_INGEST_DOC, summary="Ingest a batch of mentions")
     async def ingest(request: Request) -> Response:
-        if expected_token:
-            given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip(), expected_token):
-                service.metrics.rejected.labels("unauthorized").inc()
-                return JSONResponse(
-                    {"error": "missing or wrong bearer token"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
+        denied = refused(request)
+        if denied is not None:
+            return denied
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > http.max_body_bytes:
             service.metrics.rejected.labels("batch_too_large").inc()

@@ -159,6 +159,53 @@ class SourcesSettings(_Section):
     mastodon: MastodonSettings = MastodonSettings()
 
 
+#: Mention fields a webhook mapping may fill.
+MENTION_FIELDS = (
+    "id", "created_at", "text", "source", "author", "author_followers", "reshares", "likes", "lang", "url",
+    "stream", "sentiment",
+)  # fmt: skip
+
+
+class WebhookSettings(_Section):
+    """``[webhooks.NAME]``: how a listening platform's pushed JSON maps to mentions (see the README)."""
+
+    records: str = Field(default="", description="dotted path to the list of records ('' = the body)")
+    fields: dict[str, str] = Field(description="mention field -> dotted path in a record")
+    constants: dict[str, Any] = Field(default_factory=dict, description="fields set to a fixed value")
+    id_prefix: str = Field(default="", description="prepended to ids (keeps platforms' ids apart)")
+    sentiment_scale: float = Field(default=0.0, ge=0, description="the platform's most positive score")
+    sentiment_labels: dict[str, float] = Field(default_factory=dict, description="label -> -1..1")
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(MENTION_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown mention field(s) {', '.join(unknown)} (known: {', '.join(MENTION_FIELDS)})"
+            )
+        missing = [f for f in ("id", "created_at", "text") if f not in value]
+        if missing:
+            raise ValueError(f"map {', '.join(missing)}: every mention needs them")
+        return value
+
+    @field_validator("constants")
+    @classmethod
+    def _constants(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(MENTION_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown mention field(s) {', '.join(unknown)}")
+        return value
+
+    @field_validator("sentiment_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not -1.0 <= v <= 1.0]
+        if bad:
+            raise ValueError(f"sentiment_labels: {', '.join(bad)} must map to -1..1")
+        return {k.lower(): v for k, v in value.items()}
+
+
 class SlackRoute(_Section):
     """``[streams.NAME.slack]``: where one stream's alerts go (the ``[slack]`` defaults otherwise)."""
 
@@ -280,6 +327,7 @@ class RadarConfig(_Section):
     slack: SlackSettings = SlackSettings()
     store: StoreSettings = StoreSettings()
     sources: SourcesSettings = SourcesSettings()
+    webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
     streams: dict[str, StreamSettings] = Field(default_factory=dict)
 
     @field_validator("streams")
