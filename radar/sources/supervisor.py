@@ -4,7 +4,9 @@ Each source runs as a task on one asyncio event loop in a background thread. Its
 to ``sink`` (the radar's ``submit``: journaled before it returns) in a worker thread, and only then is
 the source's position recorded, so a persisted position never runs ahead of what is on disk.
 
-A source whose connection fails (or ends) is restarted after an exponential backoff with full jitter:
+A source whose connection fails (or ends), or whose batch the sink could not take, is resumed from
+its last recorded position (so nothing it had read but not handed over is lost) and restarted after
+an exponential backoff with full jitter:
 ``base`` doubling up to ``cap``, back to ``base`` once a connection has stayed up for ``cap`` seconds.
 
 Silence: a source that has had no event for ``silent_after`` seconds (or stayed disconnected that long)
@@ -146,6 +148,10 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                with self._lock:  # start again after what is on disk, whatever the source had read
+                    position = self._positions.get(source.name)
+                if position is not None:
+                    source.resume(position)
                 health.connected = False
                 health.errors += 1
                 health.last_error = f"{type(exc).__name__}: {exc}"[:300]
