@@ -148,6 +148,14 @@ class MastodonSettings(_Section):
     search: tuple[str, ...] = Field(default=(), description="search queries (need $MASTODON_TOKEN)")
     poll_seconds: float = Field(default=60.0, ge=5, le=3600)
 
+    @model_validator(mode="after")
+    def _something_to_poll(self) -> Self:
+        if self.enabled and not self.tags and not self.search:
+            raise ValueError("enabled, but no tags and no search queries: nothing to poll")
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ValueError(f"base_url: {self.base_url!r} is not an http(s) URL")
+        return self
+
 
 class SourcesSettings(_Section):
     """``[sources]``: live sources run by ``radar run``."""

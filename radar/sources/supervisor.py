@@ -112,6 +112,7 @@ class Supervisor:
             loop.run_until_complete(asyncio.gather(*asyncio.all_tasks(loop), return_exceptions=True))
             for source in self.sources:
                 loop.run_until_complete(source.close())
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
         self._thread = threading.Thread(target=run, name="sources", daemon=True)
