@@ -457,7 +457,8 @@ def test_a_wrong_token_is_an_error_retrying_cannot_fix(server: MastodonServer) -
 
 
 def test_settings_are_checked(server: MastodonServer) -> None:
-    with pytest.raises(ValueError, match=r"settings\.tags"):
+    # the configuration refuses both when it is loaded; the source refuses them too (built by hand)
+    with pytest.raises(ValueError, match=r"nothing to poll"):
         MastodonSource(settings(server, tags=()), Matcher(CONFIG))
-    with pytest.raises(ValueError, match=r"settings\.base_url"):
+    with pytest.raises(ValueError, match=r"base_url"):
         MastodonSource(settings(server, base_url="mastodon.social"), Matcher(CONFIG))
