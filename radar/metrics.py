@@ -375,6 +375,12 @@ class RadarMetrics:
             ["notifier"],
             registry=r,
         )
+        self.notifier_halted = Gauge(
+            "radar_notifier_halted",
+            "1 while a notifier has stopped delivering (Slack refused the token: restart with a new one).",
+            ["notifier"],
+            registry=r,
+        )
         self.slack_interactions = Counter(
             "radar_slack_interactions_total",
             "Slack button clicks received, by outcome (accepted, bad_signature, stale, bad_payload, "

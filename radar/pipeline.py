@@ -127,6 +127,8 @@ class Pipeline:
         self.metrics = metrics or RadarMetrics()
         self.sink = sink
         self.sampler = sampler
+        #: the wall clock (live radars): the delay from a bucket's end to its closing is observed
+        self.wall_clock: Callable[[], float] | None = None
         settings = config.radar
         self.bucket_seconds = settings.bucket_seconds
         self.lateness = float(settings.allowed_lateness_seconds)
@@ -154,6 +156,7 @@ class Pipeline:
         "metrics",
         "sink",
         "sampler",
+        "wall_clock",
         "matcher",
         "_ingested",
         "_pending",
@@ -164,6 +167,7 @@ class Pipeline:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.wall_clock = None
         self._ingested = {}
         self._pending = {}
 
@@ -334,7 +338,12 @@ class Pipeline:
         if not math.isfinite(watermark):
             return []
         events: list[IncidentEvent] = []
+        last_end = -math.inf
+        wall = self.wall_clock
         for bucket in self.windower.advance(watermark):
+            if wall is not None and bucket.end != last_end:  # once per bucket end, not per stream
+                last_end = bucket.end
+                self.metrics.bucket_close_delay.observe(max(0.0, wall() - bucket.end))
             events.extend(self._close(bucket))
         self.metrics.watermark.set(max(self.windower.watermark, 0.0))
         return events
@@ -362,6 +371,11 @@ class Pipeline:
         self._pending.clear()
 
     def _new_stream(self, name: str) -> StreamState:
+        m = self.metrics  # the stream's labelled series start at 0 (a first increment is then a rate)
+        m.late.labels(name)
+        for kind in KINDS:
+            m.incidents.labels(name, kind)
+            m.open_incidents.labels(name, kind).set(0)
         det = self.config.detection_for(name)
         esc = self.config.escalation
         detector = CrisisDetector(

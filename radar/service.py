@@ -219,6 +219,8 @@ class RadarService:
         for _seq, mention in self.journal.replay(self._checkpoint_seq):
             pipeline.ingest(mention, source="journal")
             self.replayed += 1
+        if self.live:
+            pipeline.wall_clock = lambda: self.clock.now().timestamp()
         pipeline.advance()
         for incident_id, action in self.actions.read():  # those the checkpoint may not hold yet
             pipeline.act(incident_id, action)
@@ -292,6 +294,15 @@ class RadarService:
             wake=dispatcher.wake,
         )
         self.metrics.outbox_depth.labels("slack").set_function(outbox.depth)
+        self.metrics.notifier_halted.labels("slack").set_function(
+            lambda: float(dispatcher.halted is not None)
+        )
+        m = self.metrics  # the series start at 0
+        for what in ("parent", "update", "reply", "chart"):
+            m.notifications_sent.labels("slack", what)
+        for reason in ("rate_limited", "server_error", "connection"):
+            m.notifications_failed.labels("slack", reason)
+        m.notification_latency.labels("slack")
         self.metrics.outbox_oldest_age.labels("slack").set_function(
             lambda: outbox.oldest(self.clock.now().timestamp())
         )
