@@ -46,6 +46,8 @@ from tests.live_radar import (
 )
 
 PROMTOOL = shutil.which("promtool")
+
+
 @pytest.fixture
 def prometheus_installed() -> None:
     """Fail (never skip): the tests need Debian's prometheus and promtool (.ci/run installs them)."""
