@@ -50,9 +50,10 @@ def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> It
         postgres.drop_database(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium driven by sync Playwright, shared by the session."""
+    """Headless Debian Chromium driven by sync Playwright, shared by a module (not the session: sync
+    Playwright keeps an event loop running in the main thread, where other tests use asyncio.run)."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser import launch
