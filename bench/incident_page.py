@@ -61,11 +61,11 @@ import uvicorn  # noqa: E402
 
 from radar.app import create_app  # noqa: E402
 from radar.config import RadarConfig  # noqa: E402
-from radar.figures import figures  # noqa: E402
+from radar.incidents.figures import figures  # noqa: E402
+from radar.incidents.store import LEVELS, IncidentStore  # noqa: E402
+from radar.incidents.timeline_chart import svg  # noqa: E402
 from radar.sample import Sample  # noqa: E402
 from radar.service import STORE_URL_ENV, RadarService  # noqa: E402
-from radar.store import LEVELS, IncidentStore  # noqa: E402
-from radar.timeline_chart import svg  # noqa: E402
 
 STREAM, NAME = "acme", "Acme Air"
 SAMPLES = 2_880  # 48 hours of one-minute buckets

@@ -235,7 +235,7 @@ def create_app(service: RadarService, token: str | None = None, slack_secret: st
         counted.labels("accepted").inc()
         return Response(status_code=200)
 
-    from radar.pages import pages_router  # here: pages import the service module's figures
+    from radar.incidents.pages import pages_router  # here: pages import the service module's figures
 
     app.include_router(pages_router(service))
 

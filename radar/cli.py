@@ -128,11 +128,11 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- commands ---------------------------------------------------------------------------------------
 def _postmortem(args: argparse.Namespace) -> int:
-    from radar.export import iso, postmortem
-    from radar.figures import figures
+    from radar.incidents.export import iso, postmortem
+    from radar.incidents.figures import figures
+    from radar.incidents.store import IncidentStore, default_url
+    from radar.incidents.timeline_chart import png
     from radar.service import STORE_URL_ENV
-    from radar.store import IncidentStore, default_url
-    from radar.timeline_chart import png
 
     config = load_config(args.config)
     state_dir = args.state_dir or Path(config.radar.state_dir)

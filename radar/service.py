@@ -50,16 +50,16 @@ from radar.batch import BatchResult, Rejection
 from radar.checkpoint import Checkpointer
 from radar.clock import Clock, SystemClock
 from radar.config import RadarConfig
+from radar.incidents.recorder import IncidentRecorder
+from radar.incidents.store import IncidentStore, default_url
 from radar.journal import Journal
 from radar.mention import Mention
 from radar.metrics import RadarMetrics
 from radar.pipeline import Pipeline
-from radar.recorder import IncidentRecorder
 from radar.sentiment import SentimentScorer, VaderScorer
 from radar.sources.catalog import build_sources
 from radar.sources.source import Source
 from radar.sources.supervisor import Supervisor
-from radar.store import IncidentStore, default_url
 
 log = logging.getLogger(__name__)
 

@@ -311,8 +311,12 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     assert copied == {"pyproject.toml", "README.md", "radar", "detectors", "alerts"}
     tops = {f.split("/", 1)[0] for f in context}
     assert tops == copied, f"the context should hold what the build copies, not {sorted(tops - copied)}"
-    assert {"radar/templates/base.html", "radar/migrations/env.py", "radar/py.typed"} <= context
-    assert any(f.startswith("radar/migrations/versions/") for f in context)
+    assert {
+        "radar/incidents/templates/base.html",
+        "radar/incidents/migrations/env.py",
+        "radar/py.typed",
+    } <= context
+    assert any(f.startswith("radar/incidents/migrations/versions/") for f in context)
     assert not [f for f in context if "__pycache__" in f or f.endswith(".pyc") or ".egg-info" in f]
     for excluded in (".venv/bin/python", ".git/HEAD", "tests/test_container.py", "bench/results/x.json"):
         assert ignored(excluded, ignore_rules()), excluded

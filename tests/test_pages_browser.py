@@ -7,7 +7,8 @@ the way a service director reads them and checked against what the store holds:
 
 * the list: its rows are the store's incidents; the filter form (stream, peak level, date range) and
   the sortable column headers (one click ascending, a second descending) give the store's answers;
-* the acme crisis page: every figure equals ``radar.figures.figures`` over the store's row and samples,
+* the acme crisis page: every figure equals ``radar.incidents.figures.figures`` over the store's row and
+  samples,
   formatted as the page formats it (and the totals and peaks agree with the samples themselves); the
   chart has its band and markers; the event log is the store's timeline, in time order;
 * a note added through the form lands in the event log and the store;
@@ -37,11 +38,11 @@ import uvicorn
 from radar.app import create_app
 from radar.clock import ManualClock
 from radar.demo import demo_config
-from radar.figures import Figures, duration, figures
+from radar.incidents.figures import Figures, duration, figures
+from radar.incidents.store import IncidentRow, IncidentStore
 from radar.mention import parse_mention
 from radar.scenario import demo_scenario
 from radar.service import STORE_URL_ENV, RadarService
-from radar.store import IncidentRow, IncidentStore
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -114,7 +115,7 @@ def radar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radar]:
         service.stop()
 
 
-# -- how the pages format what they show (written out here, not imported from radar.pages) ----------
+# -- how the pages format what they show (written out here, not imported from radar.incidents.pages) --
 def clock(t: float | None) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") if t is not None else "—"
 

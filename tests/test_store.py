@@ -21,13 +21,13 @@ from alerts.incident import Action
 from alerts.level import Level
 from radar.config import RadarConfig
 from radar.demo import demo_config
-from radar.figures import figures
+from radar.incidents.figures import figures
+from radar.incidents.recorder import IncidentRecorder
+from radar.incidents.store import IncidentStore, make_engine, migrate
 from radar.mention import Mention, parse_mention
-from radar.recorder import IncidentRecorder
 from radar.sample import Sample
 from radar.scenario import demo_scenario
 from radar.service import RadarService
-from radar.store import IncidentStore, make_engine, migrate
 
 T0 = datetime(2026, 3, 4, 9, tzinfo=UTC)
 

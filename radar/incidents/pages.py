@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 
-from radar.export import (
+from radar.incidents.export import (
     describe,
     incident_detail,
     incident_summary,
@@ -35,10 +35,10 @@ from radar.export import (
     postmortem,
     timeline_csv,
 )
-from radar.figures import duration, figures, median
+from radar.incidents.figures import duration, figures, median
+from radar.incidents.store import LEVELS, SORTABLE, IncidentRow
+from radar.incidents.timeline_chart import png, svg
 from radar.service import RadarService
-from radar.store import LEVELS, SORTABLE, IncidentRow
-from radar.timeline_chart import png, svg
 
 KINDS = ("crisis", "buzz", "source_silent")
 HISTORY_DAYS = 90
@@ -49,7 +49,9 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-_ENV = Environment(loader=PackageLoader("radar", "templates"), autoescape=select_autoescape(["html"]))
+_ENV = Environment(
+    loader=PackageLoader("radar.incidents", "templates"), autoescape=select_autoescape(["html"])
+)
 
 
 class Note(BaseModel):

@@ -1,6 +1,6 @@
 """Exports of the incident store: JSON and CSV of incidents and timelines, and post-mortem drafts.
 
->>> from radar.store import IncidentStore
+>>> from radar.incidents.store import IncidentStore
 >>> store = IncidentStore.open("sqlite://")
 >>> incidents_csv([]).splitlines()[0].split(",")[:4]
 ['id', 'stream', 'kind', 'peak_level']
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from radar.figures import Figures, duration, figures
+from radar.incidents.figures import Figures, duration, figures
+from radar.incidents.store import Entry, IncidentRow, IncidentStore
 from radar.sample import Sample
-from radar.store import Entry, IncidentRow, IncidentStore
 
 INCIDENT_FIELDS = (
     "id", "stream", "kind", "peak_level", "level", "opened_at", "onset", "detected_at", "acknowledged_at",

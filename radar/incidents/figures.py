@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from radar.incidents.store import IncidentRow
 from radar.sample import Sample, onset_of
-from radar.store import IncidentRow
 
 
 @dataclass(frozen=True)

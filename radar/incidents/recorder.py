@@ -1,4 +1,4 @@
-"""The recorder: writes what happens to incidents into the :class:`~radar.store.IncidentStore`.
+"""The recorder: writes what happens to incidents into the :class:`~radar.incidents.store.IncidentStore`.
 
 The radar calls it as things happen: every incident event (all kinds and levels, not only the
 announced ones), every bucket of a stream while one of its incidents is open, every notification
@@ -21,8 +21,8 @@ from alerts.chart import Series
 from alerts.escalation import IncidentEvent
 from alerts.incident import Incident
 from alerts.level import Level
+from radar.incidents.store import LEVELS, IncidentStore
 from radar.sample import Sample
-from radar.store import LEVELS, IncidentStore
 
 log = logging.getLogger(__name__)
 
