@@ -488,17 +488,18 @@ class JetstreamServer:
         raw_cursor = query.get("cursor", [""])[0]
         cursor = int(raw_cursor) if raw_cursor.lstrip("-").isdigit() else None
         conn = Connection(query=query, cursor=cursor, wanted=wanted)
-        with self._lock:
-            drop = self._drops.pop(0) if self._drops else None
-        self.connections.append(conn)
         exact = frozenset(w for w in wanted if not w.endswith(".*"))
         prefixes = tuple(w[:-1] for w in wanted if w.endswith(".*"))
         everything = not wanted or not self.filter_collections
-        # no cursor, or one from the future: live tail
-        if cursor is None or cursor <= 0 or not self._times or cursor > self._times[-1]:
-            index = len(self._items)
-        else:
-            index = bisect.bisect_left(self._times, cursor)
+        with self._lock:
+            drop = self._drops.pop(0) if self._drops else None
+            # no cursor, or one from the future: live tail (where it starts is fixed before the
+            # connection is visible to a test, which may publish right after seeing it)
+            if cursor is None or cursor <= 0 or not self._times or cursor > self._times[-1]:
+                index = len(self._items)
+            else:
+                index = bisect.bisect_left(self._times, cursor)
+            self.connections.append(conn)
         items = self._items
         record, fast = self.record_times, self.fast
         chunk: list[bytes] = []
