@@ -8,6 +8,7 @@ DESIGN §3 (``id, stream, kind, opened_at, resolved_at, peak_level, levels``) pl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,19 @@ class Action:
         )
 
 
+def first_acknowledgement(actions: Sequence[Action]) -> Action | None:
+    """The first ``acknowledge`` among ``actions``."""
+    return next((a for a in actions if a.action == "acknowledge"), None)
+
+
+def snooze_end(actions: Sequence[Action], now: datetime) -> datetime | None:
+    """When the latest snooze among ``actions`` ends, if it is still running at ``now``."""
+    for action in reversed(actions):
+        if action.action == "snooze" and action.until is not None:
+            return action.until if action.until > now else None
+    return None
+
+
 @dataclass(slots=True)
 class Incident:
     """An open or resolved incident of one stream and kind."""
@@ -125,14 +139,11 @@ class Incident:
     @property
     def acknowledged(self) -> Action | None:
         """The first acknowledgement, if anyone acknowledged the incident."""
-        return next((a for a in self.actions if a.action == "acknowledge"), None)
+        return first_acknowledgement(self.actions)
 
     def snoozed_until(self, now: datetime) -> datetime | None:
         """When the latest snooze ends, if one is running at ``now``."""
-        for action in reversed(self.actions):
-            if action.action == "snooze" and action.until is not None:
-                return action.until if action.until > now else None
-        return None
+        return snooze_end(self.actions, now)
 
     def has_action(self, action_id: str) -> bool:
         """True if the action ``action_id`` was applied already."""

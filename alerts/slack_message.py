@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from alerts.incident import Action, Incident, iso
+from alerts.incident import Action, Incident, first_acknowledgement, iso, snooze_end
 
 #: Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -102,14 +102,11 @@ class IncidentView:
 
     def acknowledged(self) -> Action | None:
         """The first acknowledgement, if any."""
-        return next((a for a in self.actions if a.action == "acknowledge"), None)
+        return first_acknowledgement(self.actions)
 
     def snoozed_until(self, now: datetime) -> datetime | None:
         """The end of the snooze running at ``now``, if any."""
-        for action in reversed(self.actions):
-            if action.action == "snooze" and action.until is not None:
-                return action.until if action.until > now else None
-        return None
+        return snooze_end(self.actions, now)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON form (what the outbox stores)."""

@@ -16,11 +16,12 @@ JSON (in the OpenAPI schema) and exports: ``/v1/store/incidents`` (+ ``.csv``),
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -52,6 +53,18 @@ CSP = (
 _ENV = Environment(
     loader=PackageLoader("radar.incidents", "templates"), autoescape=select_autoescape(["html"])
 )
+
+
+@dataclass
+class Filters:
+    """The incident list's filters and order (query parameters of the list, its JSON and CSV)."""
+
+    stream: str | None = None
+    kind: str | None = Query(None, description="crisis, buzz or source_silent")
+    level: str | None = Query(None, description="peak level at least: watch, warning or crisis")
+    since: str | None = Query(None, description="YYYY-MM-DD (UTC)")
+    until: str | None = Query(None, description="YYYY-MM-DD (UTC), inclusive")
+    sort: str = Query("-opened_at", description="a column, '-' first for descending")
 
 
 class Note(BaseModel):
@@ -107,14 +120,8 @@ def pages_router(service: RadarService) -> APIRouter:
         html = _ENV.get_template(template).render(nav_streams=store.streams()[:12], **context)
         return HTMLResponse(html, headers={"Content-Security-Policy": CSP})
 
-    def query(
-        stream: str | None,
-        kind: str | None,
-        level: str | None,
-        since: str | None,
-        until: str | None,
-        sort: str,
-    ) -> list[IncidentRow]:
+    def query(f: Filters) -> list[IncidentRow]:
+        stream, kind, level, since, until, sort = f.stream, f.kind, f.level, f.since, f.until, f.sort
         if kind and kind not in KINDS:
             raise HTTPException(400, f"kind: {kind!r} is not one of {', '.join(KINDS)}")
         if level and level not in LEVELS:
@@ -140,15 +147,9 @@ def pages_router(service: RadarService) -> APIRouter:
 
     # -- pages ---------------------------------------------------------------------------------
     @router.get("/incidents", response_class=HTMLResponse, summary="Incident list (HTML)")
-    def incident_list(
-        stream: str | None = None,
-        kind: str | None = None,
-        level: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        sort: str = "-opened_at",
-    ) -> HTMLResponse:
-        rows = query(stream, kind, level, since, until, sort)
+    def incident_list(f: Annotated[Filters, Depends()]) -> HTMLResponse:
+        rows = query(f)
+        stream, kind, level, since, until, sort = f.stream, f.kind, f.level, f.since, f.until, f.sort
         filters = {"stream": stream or "", "kind": kind or "", "level": level or "", "since": since or "",
                    "until": until or "", "sort": sort}  # fmt: skip
 
@@ -293,26 +294,12 @@ def pages_router(service: RadarService) -> APIRouter:
         return [incident_summary(r, figures(r, store.samples(r.id))) for r in rows]
 
     @router.get("/v1/store/incidents", summary="Incidents from the store, filtered (JSON)")
-    def api_incidents(
-        stream: str | None = None,
-        kind: str | None = None,
-        level: str | None = Query(None, description="peak level at least"),
-        since: str | None = Query(None, description="YYYY-MM-DD (UTC)"),
-        until: str | None = Query(None, description="YYYY-MM-DD (UTC), inclusive"),
-        sort: str = "-opened_at",
-    ) -> dict[str, Any]:
-        return {"incidents": summaries(query(stream, kind, level, since, until, sort))}
+    def api_incidents(f: Annotated[Filters, Depends()]) -> dict[str, Any]:
+        return {"incidents": summaries(query(f))}
 
     @router.get("/v1/store/incidents.csv", response_class=PlainTextResponse, summary="Incidents as CSV")
-    def api_incidents_csv(
-        stream: str | None = None,
-        kind: str | None = None,
-        level: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        sort: str = "-opened_at",
-    ) -> Response:
-        text = incidents_csv(summaries(query(stream, kind, level, since, until, sort)))
+    def api_incidents_csv(f: Annotated[Filters, Depends()]) -> Response:
+        text = incidents_csv(summaries(query(f)))
         return _download(text, "incidents.csv", "text/csv; charset=utf-8")
 
     @router.get(
