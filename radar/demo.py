@@ -79,7 +79,8 @@ def run_demo(
         print(
             f"Crisis Radar demo — {len(mentions):,} generated mentions over {scenario.days} days "
             f"for {names}.\n"
-            f"Serving {base}/metrics, {base}/healthz and the ingest API {base}/v1/mentions while it runs.\n"
+            f"Serving {base}/metrics, {base}/healthz and the ingest API {base}/v1/mentions while it runs;\n"
+            f"incident pages on {base}/incidents (--linger 300 keeps them up afterwards).\n"
             f"The first day is learning time; alerts appear below as the on-call team would read them.\n",
             file=out,
             flush=True,
