@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -85,6 +86,8 @@ def create_app(service: RadarService, token: str | None = None, slack_secret: st
         version="0.1.0",
         description="Early warning for brand crises on social media.",
     )
+    # pages and /metrics are large and compress ~9x; clients that do not ask for gzip get them plain
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
     expected_token = token if token is not None else os.environ.get(TOKEN_ENV, "")
     http = service.config.http
 
