@@ -371,11 +371,6 @@ class Pipeline:
         self._pending.clear()
 
     def _new_stream(self, name: str) -> StreamState:
-        m = self.metrics  # the stream's labelled series start at 0 (a first increment is then a rate)
-        m.late.labels(name)
-        for kind in KINDS:
-            m.incidents.labels(name, kind)
-            m.open_incidents.labels(name, kind).set(0)
         det = self.config.detection_for(name)
         esc = self.config.escalation
         detector = CrisisDetector(
