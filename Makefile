@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean system-deps
 
 $(BIN)/radar: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,11 @@ $(BIN)/radar: pyproject.toml
 demo: $(BIN)/radar
 	$(BIN)/radar demo
 
-## ruff, mypy and pytest
-test: $(BIN)/radar lint typecheck pytest
+## ruff, mypy and pytest (the Debian packages integration tests start are installed first, as root)
+test: $(BIN)/radar system-deps lint typecheck pytest
+
+system-deps:
+	@bash .ci/system-deps
 
 lint: $(BIN)/radar
 	$(BIN)/ruff check .
@@ -26,7 +29,7 @@ typecheck: $(BIN)/radar
 	$(BIN)/mypy
 
 pytest: $(BIN)/radar
-	$(BIN)/pytest
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest
 
 bench: $(BIN)/radar
 	$(BIN)/python bench/throughput.py

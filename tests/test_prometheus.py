@@ -50,7 +50,7 @@ PROMTOOL = shutil.which("promtool")
 
 @pytest.fixture
 def prometheus_installed() -> None:
-    """Fail (never skip): the tests need Debian's prometheus and promtool (.ci/run installs them)."""
+    """Fail (never skip): the tests need prometheus and promtool (make test installs them)."""
     if PROMTOOL is None or shutil.which("prometheus") is None:
         pytest.fail("Debian package prometheus (prometheus, promtool) is missing: apt-get install prometheus")
 
