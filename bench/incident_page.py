@@ -45,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +56,6 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-import uvicorn  # noqa: E402
 
 from radar.app import create_app  # noqa: E402
 from radar.config import RadarConfig  # noqa: E402
@@ -66,6 +64,7 @@ from radar.incidents.store import LEVELS, IncidentStore  # noqa: E402
 from radar.incidents.timeline_chart import svg  # noqa: E402
 from radar.sample import Sample  # noqa: E402
 from radar.service import STORE_URL_ENV, RadarService  # noqa: E402
+from tests.loopback import LoopbackServer  # noqa: E402
 
 STREAM, NAME = "acme", "Acme Air"
 SAMPLES = 2_880  # 48 hours of one-minute buckets
@@ -396,26 +395,11 @@ class Served:
             }
         )
         self.service = RadarService(config, state_dir=state_dir, notifiers=[], live=False, fsync=False)
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(self.service, token="", slack_secret=""),
-                host="127.0.0.1",
-                port=0,
-                log_level="warning",
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, name="bench-http", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        self.base = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+        self.server = LoopbackServer(create_app(self.service, token="", slack_secret=""), timeout=20)
+        self.base = self.server.base
 
     def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
         self.service.stop()
 
 

@@ -58,6 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import emit  # noqa: E402
 from radar.config import JetstreamSettings, RadarConfig  # noqa: E402
 from radar.matcher import Matcher  # noqa: E402
 from radar.sources.jetstream import POST, JetstreamSource, event_to_mention  # noqa: E402
@@ -463,10 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "target_met": all(r["sustained"]["post_events_per_cpu_second"] >= 3000 for r in results),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
     return 0
 
 

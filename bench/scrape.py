@@ -14,13 +14,11 @@ for 1,000 streams.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,13 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 
+from bench.report import emit  # noqa: E402
 from radar.app import create_app  # noqa: E402
 from radar.clock import ManualClock  # noqa: E402
 from radar.config import RadarConfig  # noqa: E402
 from radar.mention import parse_mention  # noqa: E402
 from radar.service import RadarService  # noqa: E402
+from tests.loopback import LoopbackServer  # noqa: E402
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -80,16 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             body = service.metrics.exposition()
             inproc.append(time.perf_counter() - t)
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(service, token=""), host="127.0.0.1", port=0, log_level="error")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        server = LoopbackServer(create_app(service, token=""))
         http = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=server.base, timeout=30) as client:
             for _ in range(2):
                 client.get("/metrics")
             for _ in range(args.requests):
@@ -97,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 response = client.get("/metrics")
                 response.raise_for_status()
                 http.append(time.perf_counter() - t)
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
         open_incidents = len(service.pipeline.open_incidents())
         service.stop()
     series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
@@ -119,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "exposition_ms_median": round(statistics.median(inproc) * 1000, 2),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
     return 0
 
 

@@ -25,7 +25,6 @@ channel, where Slack's one message per second per channel queues alerts that coi
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ from slack_sdk import WebClient  # noqa: E402
 
 from alerts.escalation import IncidentEvent  # noqa: E402
 from alerts.notifier import is_announced  # noqa: E402
+from bench.report import emit  # noqa: E402
 from radar.config import RadarConfig  # noqa: E402
 from radar.mention import parse_mention  # noqa: E402
 from radar.scenario import default_scenario  # noqa: E402
@@ -181,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "mentions": sum(len(m) for m in minutes),
         "results": results,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
     return 0
 
 

@@ -20,7 +20,6 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,7 +27,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import uvicorn
 import yaml
 from slack_sdk import WebClient
 
@@ -38,6 +36,7 @@ from radar.demo import demo_config
 from radar.scenario import demo_scenario
 from radar.service import RadarService
 from tests.fakeslack import FakeSlack
+from tests.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_DIR = ROOT / "prometheus"
@@ -100,13 +99,9 @@ class LiveRadar:
         self.service.pipeline.wall_clock = time.time
         self.service.start()
         app = create_app(self.service, token=TOKEN, slack_secret=SLACK_SECRET)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, name="live-radar", daemon=True)
-        self.thread.start()
-        wait_until(lambda: self.server.started or not self.thread.is_alive(), 10, "uvicorn to start")
-        assert self.server.started, "uvicorn did not start"
-        self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = LoopbackServer(app, name="live-radar")
+        self.port = self.server.port
+        self.url = self.server.base
         self.http = httpx.Client(base_url=self.url, timeout=30)
 
     def post(self, records: Iterable[dict[str, Any] | str]) -> dict[str, Any]:
@@ -195,8 +190,7 @@ class LiveRadar:
 
     def close(self) -> None:
         self.http.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
         self.service.stop()
 
 

@@ -8,21 +8,19 @@ read endpoints.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from radar.app import create_app
 from radar.clock import ManualClock
 from radar.config import RadarConfig
 from radar.service import RadarService
+from tests.loopback import LoopbackServer
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 TOKEN = "s3cret-token"
@@ -33,16 +31,8 @@ class Server:
 
     def __init__(self, service: RadarService, token: str) -> None:
         self.service = service
-        config = uvicorn.Config(create_app(service, token=token), host="127.0.0.1", port=0, log_level="error")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        self.http = LoopbackServer(create_app(service, token=token))
+        self.client = httpx.Client(base_url=self.http.base, timeout=10)
 
     def post(
         self, body: bytes | str, content_type: str = "application/x-ndjson", **headers: str
@@ -60,8 +50,7 @@ class Server:
 
     def close(self) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.http.stop()
         self.service.stop()
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +31,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
-import uvicorn
 
 from radar.app import create_app
 from radar.clock import ManualClock
@@ -43,6 +40,7 @@ from radar.incidents.store import IncidentRow, IncidentStore
 from radar.mention import parse_mention
 from radar.scenario import demo_scenario
 from radar.service import STORE_URL_ENV, RadarService
+from tests.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -96,22 +94,11 @@ def radar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radar]:
     crisis = next(r for r in service.store.incidents() if r.stream == "acme" and r.kind == "crisis")
     if crisis.resolved_at is None:
         assert service.act(crisis.id, "acknowledge", DIRECTOR) is not None
-    config = uvicorn.Config(
-        create_app(service, token="", slack_secret=""), host="127.0.0.1", port=0, log_level="error"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="pages-http", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server = LoopbackServer(create_app(service, token="", slack_secret=""), name="pages-http")
     try:
-        yield Radar(service, f"http://127.0.0.1:{port}", crisis.id)
+        yield Radar(service, server.base, crisis.id)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
         service.stop()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -23,7 +22,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from slack_sdk import WebClient
 
 from radar.app import create_app
@@ -33,6 +31,7 @@ from radar.mention import Mention, parse_mention
 from radar.scenario import demo_scenario
 from radar.service import RadarService
 from tests.fakeslack import FakeSlack
+from tests.loopback import LoopbackServer
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL, GROUP = "C0CRISIS", "S0ONCALL"
@@ -69,15 +68,8 @@ class Radar:
         )
         self.service.start()
         app = create_app(self.service, token="", slack_secret=SECRET)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        self.server = LoopbackServer(app)
+        self.http = httpx.Client(base_url=self.server.base, timeout=10)
 
     def click(
         self, action_id: str, value: str, *, user: str = "U0JANE", age: float = 0, secret: str = SECRET
@@ -108,8 +100,7 @@ class Radar:
 
     def close(self, *, crash: bool = False) -> None:
         self.http.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
         if crash:  # no final checkpoint: what a kill -9 leaves
             if self.service._scheduler is not None:
                 self.service._scheduler.shutdown(wait=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from radar.app import create_app
 from radar.clock import ManualClock
 from radar.config import ConfigError, RadarConfig, parse_config
 from radar.service import RadarService
+from tests.loopback import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 4, 12, tzinfo=UTC)
@@ -86,19 +84,11 @@ def config() -> RadarConfig:
 @pytest.fixture
 def radar(tmp_path: Path) -> Iterator[tuple[httpx.Client, RadarService]]:
     service = RadarService(config(), state_dir=tmp_path, notifiers=[], clock=ManualClock(NOW), live=False)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service, token=TOKEN), host="127.0.0.1", port=0, log_level="error")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {TOKEN}"})
+    server = LoopbackServer(create_app(service, token=TOKEN))
+    client = httpx.Client(base_url=server.base, headers={"authorization": f"Bearer {TOKEN}"})
     yield client, service
     client.close()
-    server.should_exit = True
-    thread.join(10)
+    server.stop()
     service.stop()
 
 
