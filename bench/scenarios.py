@@ -55,6 +55,10 @@ Targets (the issue's): every must-alert event reaches warning; median delay <= 1
 ``sentiment_flip``: reported, not judged); no warning on a quiet event (buzz, spam, outage, blip,
 scheduled spikes marked quiet); at most 0.2 false alerts per calm stream-week.
 
+Also reported, not judged: for the events that reached warning, the median minutes from the event's
+end to the last time its warning incidents stopped paging (dropped below warning), and to their
+resolution (an incident still open when the scenario ends is counted apart).
+
 Scoring is the pure function :func:`score` of (truth dict, backtest output dict, warmup);
 :func:`summarize` pools the scores of a set of seeds; :func:`markdown` renders a set's table.
 """
@@ -117,6 +121,26 @@ def warning_time(incident: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def paging_end(incident: Mapping[str, Any], finish: datetime) -> datetime | None:
+    """When ``incident`` last stopped being at warning or above (``finish`` if it still was at the end
+    of the scenario), or None if it never was."""
+    end: datetime | None = None
+    paging = False
+    for change in incident["levels"]:
+        at, up = _ts(change["at"]), _rank(change["level"]) >= WARNING
+        if paging and not up:
+            end = at
+        paging = up
+    if paging:
+        resolved = incident.get("resolved_at")
+        end = _ts(resolved) if resolved else finish
+    return end
+
+
+def _minutes(a: datetime | None, b: datetime) -> float | None:
+    return None if a is None else round((a - b).total_seconds() / 60.0, 2)
+
+
 @dataclass(frozen=True)
 class EventScore:
     """How the radar did on one truth event."""
@@ -135,6 +159,10 @@ class EventScore:
     delay_min: float | None  # onset to the first warning covering it; None when none did
     warning_incidents: tuple[str, ...]
     incidents: tuple[str, ...]  # every incident covering it (at warning or by opening time)
+    #: the event's end to the last time its warning incidents stopped paging (below warning)
+    paging_after_end_min: float | None = None
+    #: the event's end to the resolution of its warning incidents; None when one was still open
+    resolved_after_end_min: float | None = None
 
     @property
     def warned(self) -> bool:
@@ -168,6 +196,8 @@ class EventScore:
             "delay_to_warning_min": self.delay_min,
             "warning_incidents": list(self.warning_incidents),
             "incidents": list(self.incidents),
+            "paging_after_end_min": self.paging_after_end_min,
+            "resolved_after_end_min": self.resolved_after_end_min,
             "pass": self.passed,
         }
 
@@ -256,6 +286,8 @@ def score(
         windows.setdefault(stream, []).append((lo, hi))
         warned: list[tuple[datetime, str]] = []
         touching: list[str] = []
+        paged_until: list[datetime | None] = []
+        resolved: list[datetime | None] = []
         reached = 0
         for inc, opened, warned_at in incidents:
             if inc["stream"] != stream:
@@ -263,6 +295,8 @@ def score(
             if warned_at is not None and lo <= warned_at <= hi:
                 warned.append((warned_at, inc["id"]))
                 touching.append(inc["id"])
+                paged_until.append(paging_end(inc, finish))
+                resolved.append(_ts(inc["resolved_at"]) if inc.get("resolved_at") else None)
                 reached = max(reached, _rank(inc["peak_level"]))
             elif lo <= opened <= hi:
                 touching.append(inc["id"])
@@ -289,6 +323,10 @@ def score(
                 delay_min=delay,
                 warning_incidents=tuple(i for _, i in sorted(warned)),
                 incidents=tuple(touching),
+                paging_after_end_min=_minutes(max((t for t in paged_until if t), default=None), end),
+                resolved_after_end_min=(
+                    None if not resolved or None in resolved else _minutes(max(r for r in resolved if r), end)
+                ),
             )
         )
     false_alerts: list[str] = []
@@ -334,6 +372,7 @@ def _group(rows: Sequence[EventScore]) -> dict[str, Any]:
         "median_delay_min": round(statistics.median(delays), 2) if delays else None,
         "max_delay_min": round(max(delays), 2) if delays else None,
         "warning_incidents": len({(r.seed, i) for r in rows for i in r.warning_incidents}),
+        **_settling(warned),
         "missed": [f"{r.seed}:{r.event_id}" for r in rows if not r.warned and r.must_alert],
         "warned_events": [f"{r.seed}:{r.event_id}" for r in warned if not r.must_alert],
         "target": None,
@@ -357,6 +396,17 @@ def _group(rows: Sequence[EventScore]) -> dict[str, Any]:
         out["pass"] = not warned
         out["why"] = f"{len(warned)} warned" if warned else ""
     return out
+
+
+def _settling(warned: Sequence[EventScore]) -> dict[str, Any]:
+    """How long the warned events' incidents went on after the events ended (medians, minutes)."""
+    paging = [r.paging_after_end_min for r in warned if r.paging_after_end_min is not None]
+    resolved = [r.resolved_after_end_min for r in warned if r.resolved_after_end_min is not None]
+    return {
+        "median_paging_after_end_min": round(statistics.median(paging), 2) if paging else None,
+        "median_resolved_after_end_min": round(statistics.median(resolved), 2) if resolved else None,
+        "open_at_end": len(warned) - len(resolved),
+    }
 
 
 def summarize(scores: Sequence[SeedScore]) -> dict[str, Any]:
@@ -424,8 +474,8 @@ def markdown(name: str, summary: Mapping[str, Any], days: int) -> str:
         f"### Set `{name}`: seeds {_spec(seeds)} ({len(seeds)} scenario(s) of {days} days, 4 streams)",
         "",
         "| event kind | expected | events | reached warning | levels reached | median delay | max delay "
-        "| target | result |",
-        "|---|---|---:|---:|---|---:|---:|---|---|",
+        "| paging after the end | resolved after the end | target | result |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---|---|",
     ]
     for k in summary["kinds"]:
         reached = ", ".join(f"{lvl} {n}" for lvl, n in k["reached"].items())
@@ -433,7 +483,8 @@ def markdown(name: str, summary: Mapping[str, Any], days: int) -> str:
         lines.append(
             f"| {k['label']} | {expected} | {k['events']} | {k['warned']}/{k['events']} "
             f"({k['share_warned']:.0%}) | {reached} | {_fmt_min(k['median_delay_min'])} "
-            f"| {_fmt_min(k['max_delay_min'])} | {k['target'] or '—'} | {_verdict(k['pass'], k['why'])} |"
+            f"| {_fmt_min(k['max_delay_min'])} | {_fmt_min(k['median_paging_after_end_min'])} "
+            f"| {_settled(k)} | {k['target'] or '—'} | {_verdict(k['pass'], k['why'])} |"
         )
     fa = summary["false_alerts"]
     lines += [
@@ -460,6 +511,12 @@ def markdown(name: str, summary: Mapping[str, Any], days: int) -> str:
     if fa["incidents"]:
         lines.append(f"False alerts (seed:incident): {', '.join(fa['incidents'])}.")
     return "\n".join(lines) + "\n"
+
+
+def _settled(k: Mapping[str, Any]) -> str:
+    """Median minutes from the end to resolution, and how many were still open at the end."""
+    text = _fmt_min(k["median_resolved_after_end_min"])
+    return text + (f" ({k['open_at_end']} open at the end)" if k["open_at_end"] else "")
 
 
 def _per(value: float | None) -> str:

@@ -34,10 +34,12 @@ from typing import Any, NamedTuple
 from river import base
 
 from detectors.binomial import upper_surprise as share_surprise
-from detectors.negbin import upper_surprise
+from detectors.negbin import lower_surprise, upper_surprise
 from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
+#: Windows of at most this many minutes that fire show a surge going on now (see ``fade_surprise``).
+FRESH_MINUTES = 15
 
 
 class Assessment(NamedTuple):
@@ -104,10 +106,21 @@ class CrisisDetector(base.AnomalyDetector):
     topic_ratio, topic_min_surprise, topic_share_surprise
         See ``topic_windows``: deliberately weak evidence, which the topic must confirm (chosen on
         the scenario generator's tuning seeds 1-8; ``bench/scenarios.py`` reports other seeds).
+    fade_surprise
+        Once a surge is over, the hours-long windows still hold its excess for hours: without this
+        the level would stay at warning or crisis until it has left them. The surge a window holds
+        is over once its most recent part (the next shorter window, itself not over) is
+        surprisingly low (-log10 p at least this) against the rate of the window's older part.
+        The level then stays at watch (still unusual) until a window of at most 15 minutes fires
+        again (a new surge) or nothing fires any more. 0 turns it off.
     silent_after
         Seconds of empty buckets (when at least ``silent_min_expected`` mentions were expected)
         after which the source is declared silent.
     """
+
+    # what a detector pickled before these existed (a version-3 checkpoint) starts with
+    fade_surprise: float = 2.0
+    _faded = False
 
     def __init__(
         self,
@@ -126,6 +139,7 @@ class CrisisDetector(base.AnomalyDetector):
         topic_ratio: float = 1.3,
         topic_min_surprise: float = 1.0,
         topic_share_surprise: float = 1.5,
+        fade_surprise: float = 2.0,
         silent_after: float = 1800.0,
         silent_min_expected: float = 10.0,
         windows: tuple[int, ...] = DEFAULT_WINDOWS,
@@ -138,6 +152,8 @@ class CrisisDetector(base.AnomalyDetector):
             raise ValueError(f"min_excess: {min_excess} must be >= 0")
         if silent_after <= 0:
             raise ValueError(f"silent_after: {silent_after} must be positive")
+        if fade_surprise < 0:
+            raise ValueError(f"fade_surprise: {fade_surprise} must be >= 0")
         self.bucket_seconds = bucket_seconds
         self.warmup = warmup
         self.surprise = surprise
@@ -153,6 +169,7 @@ class CrisisDetector(base.AnomalyDetector):
         self.topic_ratio = topic_ratio
         self.topic_min_surprise = topic_min_surprise
         self.topic_share_surprise = topic_share_surprise
+        self.fade_surprise = fade_surprise
         self.silent_after = silent_after
         self.silent_min_expected = silent_min_expected
         self.windows = windows
@@ -164,6 +181,7 @@ class CrisisDetector(base.AnomalyDetector):
         self._share_all = 0.0
         self._share_alpha = 1.0 - 0.5 ** (bucket_seconds / (2 * 86_400.0))
         self._silent = False
+        self._faded = False  # the surge that fired is over (see fade_surprise)
 
     @property
     def learning(self) -> bool:
@@ -252,7 +270,12 @@ class CrisisDetector(base.AnomalyDetector):
             self._silent = True
             self._volume.mark_missing(self._volume.zero_run)
             self._negative.mark_missing(self._volume.zero_run)
-        assessment = self._assess(vol, neg, self._volume.current_sums())
+        totals = self._volume.current_sums()
+        assessment = self._assess(vol, neg, totals)
+        if assessment.severity >= WARNING and self.fade_surprise > 0:
+            assessment = self._fade(assessment, totals)
+        elif assessment.severity == CALM:
+            self._faded = False
         if (
             assessment.severity == CALM
             and not assessment.buzz
@@ -281,30 +304,12 @@ class CrisisDetector(base.AnomalyDetector):
             fields = (vol.t, CALM, kind, False, self._silent, learning, vol, neg, share, baseline, 0.0)
             return _assessment((*fields, 0, "", 0.0, False))
         # the negative share over the window the negatives are judged on
-        idx = self._negative.window_minutes.index(neg.window)
+        minutes = self._negative.window_minutes
+        idx = minutes.index(neg.window)
         total = totals[idx]
         share = _ratio(neg.window_observed, total)
-        share_up = (
-            share >= baseline * self.share_ratio
-            and share - baseline >= self.share_lift
-            and share_surprise(neg.window_observed, total, baseline) >= self.share_surprise
-        )
-        severity = CALM
-        if share_up and neg.triggered:
-            ratio = neg.ratio
-            if ratio >= self.crisis_ratio:
-                severity = CRISIS
-            elif ratio >= self.warning_ratio:
-                severity = WARNING
-            else:
-                severity = WATCH
-        elif (
-            share_up
-            and neg.surprise >= self.surprise - 1.5
-            and neg.ratio >= self.watch_ratio
-            and neg.excess >= self.min_excess
-        ):
-            severity = WATCH
+        share_up = self._share_up(neg.window_observed, total, baseline)
+        severity = self._grade(neg.triggered, neg.surprise, neg.ratio, neg.excess) if share_up else CALM
         buzz = severity < WARNING and vol.triggered and vol.ratio >= self.watch_ratio
         score = SurgeDetector.score_of(neg) if severity else 0.0
         kind = "crisis" if severity else ("buzz" if buzz else "")
@@ -312,15 +317,69 @@ class CrisisDetector(base.AnomalyDetector):
         row = (vol.t, severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window)
         return _assessment((*row, "", 0.0, False))
 
+    def _share_up(self, negative: float, total: float, baseline: float) -> bool:
+        """Whether ``negative`` of ``total`` mentions is a negative share clearly above the usual."""
+        share = _ratio(negative, total)
+        return (
+            share >= baseline * self.share_ratio
+            and share - baseline >= self.share_lift
+            and share_surprise(negative, total, baseline) >= self.share_surprise
+        )
+
+    def _grade(self, triggered: bool, surprise: float, ratio: float, excess: float) -> int:
+        """The level of a negative surge whose share is up: triggered, by its ratio over normal."""
+        if triggered:
+            if ratio >= self.crisis_ratio:
+                return CRISIS
+            return WARNING if ratio >= self.warning_ratio else WATCH
+        if surprise >= self.surprise - 1.5 and ratio >= self.watch_ratio and excess >= self.min_excess:
+            return WATCH
+        return CALM
+
+    def _fade(self, a: Assessment, totals: list[float]) -> Assessment:
+        """Warning or crisis only while the surge goes on: once the window that fired holds a surge
+        that is over, the level stays at watch until a short window fires again with a surge that
+        is not over (a new one) or nothing fires any more. Needs the windows as learned: only after
+        ``update``."""
+        surging = _surging(self._negative, self.fade_surprise)
+        if self._fresh(totals, a.share_baseline, surging):
+            self._faded = False
+            return a
+        if not self._faded:
+            if surging[self._negative.window_minutes.index(a.negative.window)]:
+                return a
+            self._faded = True
+        return a._replace(severity=WATCH)
+
+    def _fresh(self, totals: list[float], baseline: float, surging: list[bool]) -> bool:
+        """Whether a window of at most ``FRESH_MINUTES`` fires with a surge that is not over."""
+        for i, m in enumerate(self._negative.window_minutes):
+            if m > FRESH_MINUTES:
+                break
+            o, e, dispersion = self._negative.window(m)
+            if (
+                surging[i]
+                and o - e >= self.min_excess
+                and self._share_up(o, totals[i], baseline)
+                and upper_surprise(o, e, dispersion) >= self.surprise
+            ):
+                return True
+        return False
+
     def _sustained_window(self, totals: list[float], baseline: float) -> int:
         """The first of ``topic_windows`` holding a sustained (if weak) negative surge, or 0.
 
         Uses the negatives' windows as learned (this bucket included), so only after ``update``.
         """
         minutes = self._negative.window_minutes
+        surging: list[bool] | None = None
         for w in self.topic_windows:
             observed, expected, dispersion = self._negative.window(w)
             if observed < expected * self.topic_ratio or observed - expected < self.min_excess:
+                continue
+            if surging is None:
+                surging = _surging(self._negative, self.fade_surprise)
+            if not surging[minutes.index(w)]:
                 continue
             total = totals[minutes.index(w)]
             share = _ratio(observed, total)
@@ -373,3 +432,27 @@ class CrisisDetector(base.AnomalyDetector):
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else 0.0
+
+
+def _surging(detector: SurgeDetector, fade_surprise: float) -> list[bool]:
+    """Per window of ``detector`` (as learned): whether its surge, if any, is still going on.
+
+    The shortest window always is. A longer one is while the next shorter one is, and that shorter,
+    more recent part is not surprisingly low (``-log10 p < fade_surprise``, negative binomial with the
+    shorter window's dispersion) against the rate over normal of the window's older part: a surge
+    that ended leaves its excess in the older part only. 0 turns it off.
+    """
+    minutes = detector.window_minutes
+    out = [True] * len(minutes)
+    if fade_surprise <= 0:
+        return out
+    o_sub, e_sub, d_sub = detector.window(minutes[0])
+    for i in range(1, len(minutes)):
+        o, e, d = detector.window(minutes[i])
+        if not out[i - 1]:
+            out[i] = False
+        elif o > e:
+            older = (o - o_sub) / max(e - e_sub, 1e-9)  # the older part's observed over expected
+            out[i] = lower_surprise(o_sub, e_sub * max(older, 1.0), d_sub) < fade_surprise
+        o_sub, e_sub, d_sub = o, e, d
+    return out

@@ -433,6 +433,8 @@ class Pipeline:
         }
         events: list[IncidentEvent] = []
         for kind, level in candidates.items():
+            if kind == "buzz" and incident(name, "crisis") is not None:
+                level = Level.CALM  # the surge is the open crisis's: it is not announced twice
             if level == Level.CALM and self.policy.incident(state.name, kind) is None:
                 continue
             why: Any = partial(self._why, state, a, kind, bucket.end) if level > Level.CALM else {}

@@ -179,6 +179,30 @@ def test_crisis_not_learned_as_normal() -> None:
     assert levels[-1] == CRISIS  # still a crisis after three hours: not the new normal
 
 
+def test_paging_stops_once_the_surge_is_over() -> None:
+    """After a two-hour crisis, the hours-long windows still hold its excess for hours. With
+    ``fade_surprise`` the level drops below warning once the recent minutes are back to normal (the
+    stream stays at watch, unusual, while those windows still show it); while it goes on, nothing
+    changes."""
+    series = _calm_series(2 * 1440 + 120 + 240)
+    t0 = 2 * 1440 * MINUTE
+    crisis = [{"t": t0 + i * MINUTE, "mentions": 60.0, "negative": 45.0} for i in range(120)]
+    runs = {}
+    for fade in (2.0, 0.0):
+        det = CrisisDetector(bucket_seconds=60, warmup=DAY, fade_surprise=fade)
+        for x in series[: 2 * 1440]:
+            det.update(x)
+        during = [det.update(x).severity for x in crisis]
+        after = [det.update(x).severity for x in series[2 * 1440 + 120 :]]
+        runs[fade] = during, after
+    (during, after), (during_off, after_off) = runs[2.0], runs[0.0]
+    assert during == during_off
+    assert during[-1] == CRISIS
+    assert min(i for i, level in enumerate(after) if level < WARNING) <= 2  # minutes after the end
+    assert min(i for i, level in enumerate(after_off) if level < WARNING) > 120
+    assert [level > 0 for level in after] == [level > 0 for level in after_off]
+
+
 def test_positive_buzz_is_not_a_crisis() -> None:
     det = CrisisDetector(bucket_seconds=60, warmup=DAY)
     for x in _calm_series(2 * 1440):
@@ -287,3 +311,16 @@ def test_a_topic_candidate_does_not_teach_the_negative_share() -> None:
     before = ramp[0].share_baseline
     assert any(a.topic_candidate for a in ramp)
     assert det.share_baseline == pytest.approx(before, abs=0.01)
+
+
+def test_a_crisis_detector_pickled_before_fade_surprise_still_runs() -> None:
+    """Version-3 checkpoints hold detectors without the attribute: they get its default."""
+    det = CrisisDetector(bucket_seconds=60, warmup=DAY)
+    for x in _calm_series(1440 + 60):
+        det.update(x)
+    del det.__dict__["fade_surprise"]  # as pickled by the radar before it existed
+    old = pickle.loads(pickle.dumps(det))
+    t0 = (1440 + 60) * MINUTE
+    surge = [{"t": t0 + i * MINUTE, "mentions": 60.0, "negative": 45.0} for i in range(5)]
+    assert [old.update(x).severity for x in surge][-1] == CRISIS
+    assert old.fade_surprise == CrisisDetector().fade_surprise
