@@ -136,6 +136,12 @@ def _extended(column: array[int], values: Iterable[int]) -> array[int]:
             column = array(_WIDER[column.typecode], column)
 
 
+def _whole_seconds(t: float) -> bool:
+    """Whether ``t`` (a bucket start) fits a column of whole seconds (up to the year 2106)."""
+    t = float(t)
+    return t.is_integer() and 0 <= t < 2**32 and math.copysign(1.0, t) > 0  # not -0.0
+
+
 def _narrowest(values: Iterable[int], typecode: str = "B") -> array[int]:
     """``values`` in the narrowest unsigned column that holds them."""
     return _extended(array(typecode), values)
@@ -154,13 +160,16 @@ class RecentActivity:
         if seconds <= 0:
             raise ValueError(f"seconds: {seconds} must be positive")
         self.seconds = seconds
-        # the non-empty buckets, oldest first: start, (mentions, negative, positive), how many terms
-        self._starts = array("d")
-        self._figures = array("H")  # three per bucket (widened when a figure does not fit)
+        # the non-empty buckets, oldest first: start (whole seconds while every start is one, as
+        # buckets of whole minutes start), (mentions, negative, positive), how many terms
+        self._starts: array[Any] = array("I")
+        self._figures = array("B")  # three per bucket (widened when a figure does not fit)
         self._sizes = array("B")
-        # the buckets' top terms (numbers into TERMS) and their counts, bucket after bucket
+        # the buckets' top terms (numbers into TERMS), bucket after bucket, and their counts: 1 but at
+        # the places listed (in a bucket of a few mentions, most terms are in one of them)
         self._term_ids = array("H")
-        self._counts = array("B")
+        self._other_at = array("H")
+        self._other = array("B")
         # buckets (and their terms) at the front that have left the window: cut off in batches of
         # CUT, as a cut moves every entry kept after them
         self._expired = 0
@@ -187,10 +196,17 @@ class RecentActivity:
         if "_terms" not in state or "_starts" not in state:
             raise ValueError("recent activity of an unknown version (neither 3 nor 4)")
         terms = state.pop("_terms")
-        for name, typecode in (("_figures", "H"), ("_sizes", "B"), ("_counts", "B")):
+        for name, typecode in (("_figures", "B"), ("_sizes", "B")):
             column = state[name]
             if column.typecode == "I":  # version 3: narrowed
                 state[name] = _narrowest(column, typecode)
+        if "_counts" in state:  # version 3: every count
+            counts = state.pop("_counts")
+            state["_other_at"] = _narrowest([i for i, c in enumerate(counts) if c != 1], "H")
+            state["_other"] = _narrowest(counts[i] for i in state["_other_at"])
+            starts = state["_starts"]
+            if all(_whole_seconds(s) for s in starts):
+                state["_starts"] = array("I", map(int, starts))
         for name in ("_posts", "_negative_posts"):
             if isinstance(state[name], list):  # version 3
                 state[name] = _Candidates.of(state[name])
@@ -198,13 +214,15 @@ class RecentActivity:
         self._term_ids = _narrowest(TERMS.acquire(terms), "H")
 
     def __iter__(self) -> Iterator[BucketSummary]:
-        starts, figures, sizes, counts = self._starts, self._figures, self._sizes, self._counts
+        starts, figures, sizes = self._starts, self._figures, self._sizes
         first = self._expired_terms
+        counts = self._counts(first)
         for j in range(self._expired, len(starts)):
             end = first + sizes[j]
             m, n, p = figures[3 * j : 3 * j + 3]
             terms = tuple(TERMS.terms(self._term_ids[first:end]))
-            yield BucketSummary(starts[j], m, n, p, terms, array("I", counts[first:end]))
+            at = first - self._expired_terms
+            yield BucketSummary(float(starts[j]), m, n, p, terms, array("I", counts[at : at + sizes[j]]))
             first = end
 
     def __len__(self) -> int:
@@ -212,14 +230,20 @@ class RecentActivity:
 
     def add(self, bucket: Bucket) -> None:
         """Take the next closed bucket of the stream (an empty one only moves the horizon on)."""
-        starts = self._starts
         if bucket.mentions:
-            terms = bucket.terms
-            starts.append(bucket.start)
+            terms, start = bucket.terms, bucket.start
+            if self._starts.typecode == "I" and not _whole_seconds(start):
+                self._starts = array("d", self._starts)
+            self._starts.append(start if self._starts.typecode == "d" else int(start))
             self._figures = _extended(self._figures, (bucket.mentions, bucket.negative, bucket.positive))
             self._sizes = _extended(self._sizes, (len(terms),))
+            first = len(self._term_ids)
             self._term_ids = _extended(self._term_ids, TERMS.acquire(terms))
-            self._counts = _extended(self._counts, terms.values())
+            counts = list(terms.values())
+            if counts and (max(counts) != 1 or min(counts) != 1):
+                other = [(first + i, c) for i, c in enumerate(counts) if c != 1]
+                self._other_at = _extended(self._other_at, (i for i, _c in other))
+                self._other = _extended(self._other, (c for _i, c in other))
             if bucket.posts:
                 packed: dict[int, bytes | Post] = {}  # a post among both the top and the negative ones
                 self._posts.keep(bucket.start, bucket.posts, packed)
@@ -227,7 +251,7 @@ class RecentActivity:
                 if bucket.start < self._oldest_post:
                     self._oldest_post = bucket.start
         horizon = bucket.start + bucket.seconds - self.seconds
-        expired = self._expired
+        starts, expired = self._starts, self._expired
         if expired < len(starts) and starts[expired] < horizon:
             sizes = self._sizes
             while expired < len(starts) and starts[expired] < horizon:
@@ -245,8 +269,20 @@ class RecentActivity:
         """Drop the expired buckets from the columns."""
         k, m = self._expired, self._expired_terms
         TERMS.release(self._term_ids[:m])
-        del self._starts[:k], self._figures[: 3 * k], self._sizes[:k], self._term_ids[:m], self._counts[:m]
+        del self._starts[:k], self._figures[: 3 * k], self._sizes[:k], self._term_ids[:m]
+        gone = bisect_left(self._other_at, m)
+        del self._other_at[:gone], self._other[:gone]
+        if self._other_at:
+            self._other_at = _narrowest([i - m for i in self._other_at], "H")
         self._expired = self._expired_terms = 0
+
+    def _counts(self, first: int) -> list[int]:
+        """The counts of the terms from the ``first``-th on."""
+        counts = [1] * (len(self._term_ids) - first)
+        j = bisect_left(self._other_at, first)
+        for i, c in zip(self._other_at[j:], self._other[j:], strict=True):
+            counts[i - first] = c
+        return counts
 
     def _first(self, since: float) -> int:
         """Index of the first kept bucket starting at or after ``since`` (the starts are ordered)."""
@@ -263,7 +299,7 @@ class RecentActivity:
         first = sum(self._sizes[:j])
         names = TERMS.terms(self._term_ids[first:])
         terms: dict[str, int] = {}
-        for term, count in zip(names, self._counts[first:], strict=True):
+        for term, count in zip(names, self._counts(first), strict=True):
             terms[term] = terms.get(term, 0) + count
         return terms, sum(self._figures[3 * j :: 3])
 

@@ -162,3 +162,15 @@ def test_a_state_of_an_unknown_version_is_refused() -> None:
     recent = RecentActivity.__new__(RecentActivity)
     with pytest.raises(ValueError, match="unknown version"):
         recent.__setstate__({"seconds": 60.0, "_buckets": []})
+
+
+def test_starts_that_are_not_whole_seconds_are_kept_as_they_are() -> None:
+    recent = RecentActivity(SECONDS)
+    recent.add(_bucket(60.0, {"late": 1}, []))
+    assert recent._starts.typecode == "I"
+    recent.add(_bucket(90.5, {"late": 2}, []))
+    recent.add(_bucket(120.0, {"late": 1}, []))
+    assert recent._starts.typecode == "d"
+    assert [b.start for b in recent] == [60.0, 90.5, 120.0]
+    assert [type(b.start) for b in recent] == [float] * 3
+    assert recent.terms(90.5) == ({"late": 3}, 3) and recent.counts(90.6) == (1, 0)
