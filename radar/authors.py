@@ -20,15 +20,24 @@ from array import array
 from typing import Any
 
 _END = b"\x00"  # ends every name in the list of names
+#: Cells of the counting filter that tells most new authors from known ones without a search.
+_CELLS = 512
 
 
 def _encoded(author: str) -> bytes:
     """``author`` as it is kept: UTF-8 (lone surrogates kept), with NUL and SOH escaped so that a NUL
     ends every name and nothing else (the encoding stays one-to-one)."""
     raw = author.encode("utf-8", "surrogatepass")
-    if b"\x00" in raw or b"\x01" in raw:
-        raw = raw.replace(b"\x01", b"\x01\x02").replace(b"\x00", b"\x01\x03")
-    return raw
+    return _escaped(raw) if b"\x00" in raw or b"\x01" in raw else raw
+
+
+def _escaped(raw: bytes) -> bytes:
+    return raw.replace(b"\x01", b"\x01\x02").replace(b"\x00", b"\x01\x03")
+
+
+def _new_filter(capacity: int) -> bytearray | array[int]:
+    """Empty counting filter cells: a byte each while a cell cannot hold more than 255 names."""
+    return bytearray(_CELLS) if capacity < 256 else array("I", bytes(4 * _CELLS))
 
 
 class AuthorActivity:
@@ -48,6 +57,14 @@ class AuthorActivity:
         self._names = bytearray(_END)
         self._counts = array("d")
         self._at = array("d")
+        # derived (not pickled: the hash of a name differs from one process to the next): how many known
+        # names fall in each cell of their hash, and the cell of each author, in the same order
+        self._filter = _new_filter(capacity)
+        self._cells = array("H")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state without the filter and cells (derived, and of this process only)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_filter", "_cells")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled state, also one of checkpoint version 3 (a dict of authors to slots)."""
@@ -59,14 +76,22 @@ class AuthorActivity:
             state["_counts"] = array("d", [counts[s] for s in slots.values()])
             state["_at"] = array("d", [at[s] for s in slots.values()])
         self.__dict__.update(state)
+        self._filter = _new_filter(self.capacity)
+        self._cells = array(
+            "H", [hash(name + _END) % _CELLS for name in bytes(self._names[1:]).split(_END)[:-1]]
+        )
+        for cell in self._cells:
+            self._filter[cell] += 1
 
     def weight(self, author: str, t: float) -> float:
         """The weight of a post by ``author`` at ``t`` (epoch seconds), and remember it."""
         if not author:
             return 1.0
-        names, counts, at = self._names, self._counts, self._at
-        name = _encoded(author) + _END
-        found = names.find(_END + name)
+        raw = author.encode("utf-8", "surrogatepass")  # _encoded(), inline: every mention
+        name = (_escaped(raw) if b"\x00" in raw or b"\x01" in raw else raw) + _END
+        names, counts, at, known, cells = self._names, self._counts, self._at, self._filter, self._cells
+        cell = hash(name) % _CELLS
+        found = names.find(_END + name) if known[cell] else -1  # no known name in the cell: a new one
         if found >= 0:
             k = names.count(_END, 0, found)  # the name's place: the NULs before it
             del names[found + 1 : found + 1 + len(name)]
@@ -74,10 +99,13 @@ class AuthorActivity:
             count = counts.pop(k) * math.pow(0.5, max(0.0, t - at[k]) / self.half_life)
             counts.append(count + 1.0)
             at.append(max(t, at.pop(k)))
+            cells.append(cells.pop(k))
             return 1.0 / (1.0 + count)
         if len(counts) >= self.capacity:  # forget the least recently active author
-            del names[1 : names.index(_END, 1) + 1]
-            del counts[0], at[0]
+            known[cells.pop(0)] -= 1
+            del names[1 : names.index(_END, 1) + 1], counts[0], at[0]
+        known[cell] += 1
+        cells.append(cell)
         names += name
         counts.append(1.0)
         at.append(t)

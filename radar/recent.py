@@ -32,10 +32,13 @@ from __future__ import annotations
 import heapq
 import math
 import struct
+import weakref
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from radar.windows import TOP_POSTS, Bucket, Post
 
@@ -61,57 +64,88 @@ class BucketSummary(NamedTuple):
 class TermTable:
     """Terms by number, shared by the recent activity of every stream of the process.
 
-    A term is counted by its uses; once no stream keeps it, it is forgotten and its number (the
-    smallest free one first, so that numbers stay small) goes to the next new term.
+    Numbers go to new terms smallest free first. Uses are not counted (that would cost a step per term
+    of every bucket): once the table has grown to twice the terms in use at the last sweep (and
+    ``sweep_at`` at least), a new term starts a sweep, which forgets the terms that no registered
+    holder keeps (in its ``_term_ids`` column) and frees their numbers.
 
     >>> table = TermTable()
     >>> table.acquire(["late", "refund", "late"])
     [0, 1, 0]
-    >>> table.release([0, 0])
-    >>> table.terms([1]), len(table)
-    (['refund'], 1)
-    >>> table.acquire(["crash"])
-    [0]
+    >>> table.terms([1, 0])
+    ['refund', 'late']
+    >>> table.sweep()  # no holder keeps them
+    >>> len(table), table.acquire(["crash"])
+    (0, [0])
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sweep_at: int = 4096) -> None:
         self._numbers: dict[str, int] = {}
         self._terms: list[str] = []  # by number ("" when free)
-        self._uses = array("Q")
         self._free: list[int] = []  # a heap
+        self._holders: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._min_sweep = self._sweep_at = sweep_at
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_holders"}  # weak references do not pickle
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._holders = weakref.WeakSet()
 
     def __len__(self) -> int:
         return len(self._numbers)
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._numbers)
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._numbers
+
+    def register(self, holder: Any) -> None:
+        """Count the numbers in ``holder._term_ids`` (an integer array) as in use while it lives."""
+        self._holders.add(holder)
+
     def acquire(self, terms: Iterable[str]) -> list[int]:
-        """The numbers of ``terms`` (new ones added), each use counted."""
-        numbers, uses = self._numbers, self._uses
-        out = []
-        for term in terms:
-            i = numbers.get(term)
-            if i is None:
-                if self._free:
-                    i = heapq.heappop(self._free)
-                    self._terms[i] = term
-                else:
-                    i = len(self._terms)
-                    self._terms.append(term)
-                    uses.append(0)
-                numbers[term] = i
-            uses[i] += 1
-            out.append(i)
+        """The numbers of ``terms`` (new ones added)."""
+        terms = list(terms)
+        numbers = self._numbers
+        out: list[Any] = list(map(numbers.get, terms))
+        if None in out:
+            for k, number in enumerate(out):
+                if number is None:
+                    term = terms[k]
+                    number = numbers.get(term)  # a new term twice in ``terms``
+                    out[k] = self._new(term, out) if number is None else number
         return out
 
-    def release(self, numbers: Iterable[int]) -> None:
-        """One use less of each of ``numbers``; terms no longer used are forgotten."""
-        uses, terms = self._uses, self._terms
-        for i in numbers:
-            left = uses[i] - 1
-            uses[i] = left
-            if not left:
-                del self._numbers[terms[i]]
-                terms[i] = ""
-                heapq.heappush(self._free, i)
+    def _new(self, term: str, pending: list[int | None]) -> int:
+        if not self._free and len(self._terms) >= self._sweep_at:
+            self.sweep(pending)
+        if self._free:
+            number = heapq.heappop(self._free)
+            self._terms[number] = term
+        else:
+            number = len(self._terms)
+            self._terms.append(term)
+        self._numbers[term] = number
+        return number
+
+    def sweep(self, pending: Iterable[int | None] = ()) -> None:
+        """Forget the terms that no holder keeps, but ``pending`` (numbers about to be kept)."""
+        used = np.zeros(len(self._terms), dtype=bool)
+        for holder in list(self._holders):
+            column = holder._term_ids
+            if len(column):
+                used[np.frombuffer(column, dtype=f"u{column.itemsize}")] = True
+        used[[i for i in pending if i is not None]] = True
+        terms, numbers = self._terms, self._numbers
+        for number in np.flatnonzero(~used).tolist():
+            if terms[number]:
+                del numbers[terms[number]]
+                terms[number] = ""
+                heapq.heappush(self._free, number)
+        self._sweep_at = max(self._min_sweep, 2 * len(numbers))
 
     def terms(self, numbers: Iterable[int]) -> list[str]:
         """The terms of ``numbers``."""
@@ -123,17 +157,15 @@ class TermTable:
 TERMS = TermTable()
 
 
-def _extended(column: array[int], values: Iterable[int]) -> array[int]:
+def _extended(column: array[int], values: Sequence[int]) -> array[int]:
     """``column`` with ``values`` appended: the same array, or a wider one if a value does not fit."""
     n = len(column)
-    values = list(values)
-    while True:
-        try:
-            column.extend(values)
-            return column
-        except OverflowError:
-            del column[n:]  # what was appended before the value that did not fit
-            column = array(_WIDER[column.typecode], column)
+    try:
+        column.extend(values)
+        return column
+    except OverflowError:
+        del column[n:]  # what was appended before the value that did not fit
+        return _extended(array(_WIDER[column.typecode], column), values)
 
 
 def _whole_seconds(t: float) -> bool:
@@ -144,7 +176,7 @@ def _whole_seconds(t: float) -> bool:
 
 def _narrowest(values: Iterable[int], typecode: str = "B") -> array[int]:
     """``values`` in the narrowest unsigned column that holds them."""
-    return _extended(array(typecode), values)
+    return _extended(array(typecode), list(values))
 
 
 class RecentActivity:
@@ -177,11 +209,7 @@ class RecentActivity:
         self._posts = _Candidates()
         self._negative_posts = _Candidates()
         self._oldest_post = math.inf  # the earliest bucket start among the kept posts
-
-    def __del__(self) -> None:
-        numbers = self.__dict__.get("_term_ids")
-        if numbers:
-            TERMS.release(numbers)
+        TERMS.register(self)
 
     def __getstate__(self) -> dict[str, Any]:
         """The columns, with the terms themselves (the numbers are the process's own)."""
@@ -212,6 +240,7 @@ class RecentActivity:
                 state[name] = _Candidates.of(state[name])
         self.__dict__.update(state)
         self._term_ids = _narrowest(TERMS.acquire(terms), "H")
+        TERMS.register(self)
 
     def __iter__(self) -> Iterator[BucketSummary]:
         starts, figures, sizes = self._starts, self._figures, self._sizes
@@ -232,18 +261,23 @@ class RecentActivity:
         """Take the next closed bucket of the stream (an empty one only moves the horizon on)."""
         if bucket.mentions:
             terms, start = bucket.terms, bucket.start
-            if self._starts.typecode == "I" and not _whole_seconds(start):
-                self._starts = array("d", self._starts)
-            self._starts.append(start if self._starts.typecode == "d" else int(start))
+            starts = self._starts
+            if starts.typecode == "d":
+                starts.append(start)
+            elif _whole_seconds(start):
+                starts.append(int(start))
+            else:
+                self._starts = array("d", starts)
+                self._starts.append(start)
             self._figures = _extended(self._figures, (bucket.mentions, bucket.negative, bucket.positive))
             self._sizes = _extended(self._sizes, (len(terms),))
             first = len(self._term_ids)
             self._term_ids = _extended(self._term_ids, TERMS.acquire(terms))
             counts = list(terms.values())
-            if counts and (max(counts) != 1 or min(counts) != 1):
+            if counts.count(1) != len(counts):
                 other = [(first + i, c) for i, c in enumerate(counts) if c != 1]
-                self._other_at = _extended(self._other_at, (i for i, _c in other))
-                self._other = _extended(self._other, (c for _i, c in other))
+                self._other_at = _extended(self._other_at, [i for i, _c in other])
+                self._other = _extended(self._other, [c for _i, c in other])
             if bucket.posts:
                 packed: dict[int, bytes | Post] = {}  # a post among both the top and the negative ones
                 self._posts.keep(bucket.start, bucket.posts, packed)
@@ -268,7 +302,6 @@ class RecentActivity:
     def _cut(self) -> None:
         """Drop the expired buckets from the columns."""
         k, m = self._expired, self._expired_terms
-        TERMS.release(self._term_ids[:m])
         del self._starts[:k], self._figures[: 3 * k], self._sizes[:k], self._term_ids[:m]
         gone = bisect_left(self._other_at, m)
         del self._other_at[:gone], self._other[:gone]
@@ -315,7 +348,6 @@ class RecentActivity:
 #: A packed post: followers, reshares and the UTF-8 lengths of its id, url and author, then the id,
 #: url, author and text (lone surrogates kept, as a JSON source can deliver them).
 _PACKED = struct.Struct("<qqHHH")
-_MAX_FIELD = 0xFFFF
 
 
 def _pack(post: Post) -> bytes | Post:
@@ -323,17 +355,24 @@ def _pack(post: Post) -> bytes | Post:
     _amplification, id_, url, author, followers, reshares, text = post
     if not (
         type(_amplification) is float
-        and type(id_) is type(url) is type(author) is type(text) is str
-        and type(followers) is type(reshares) is int
-        and -(2**63) <= followers < 2**63
-        and -(2**63) <= reshares < 2**63
+        and type(id_) is str
+        and type(url) is str
+        and type(author) is str
+        and type(text) is str
+        and type(followers) is int
+        and type(reshares) is int
     ):
         return post
-    fields = [s.encode("utf-8", "surrogatepass") for s in (id_, url, author)]
-    if max(map(len, fields)) > _MAX_FIELD:
+    i, u, a = (
+        id_.encode("utf-8", "surrogatepass"),
+        url.encode("utf-8", "surrogatepass"),
+        author.encode("utf-8", "surrogatepass"),
+    )
+    try:
+        head = _PACKED.pack(followers, reshares, len(i), len(u), len(a))
+    except struct.error:  # a count beyond 64 bits, a field beyond 65,535 bytes
         return post
-    head = _PACKED.pack(followers, reshares, *map(len, fields))
-    return b"".join((head, *fields, text.encode("utf-8", "surrogatepass")))
+    return b"".join((head, i, u, a, text.encode("utf-8", "surrogatepass")))
 
 
 def _unpack(amplification: float, packed: bytes | Post) -> Post:
@@ -409,37 +448,49 @@ class _Candidates:
         posts already packed for this bucket, by ``id()``."""
         if not new:
             return
-        beaten_by_new = self._below((max(new),))  # the candidates less amplified than a new post
+        amplifications, beaten, starts, kept = self.amplifications, self.beaten, self.starts, self.packed
+        top = max(new)
+        a = float(top.amplification)
+        beaten_by_new = bisect_left(amplifications, a)  # the candidates less amplified than a new post
+        if beaten_by_new < len(amplifications) and amplifications[beaten_by_new] == a:
+            beaten_by_new = self._below((top,))  # a tie in amplification: the whole posts decide
         if beaten_by_new:
-            ranked, n = sorted(new), len(new)
-            ranked_amplifications = [float(p.amplification) for p in ranked]
-            amplifications, beaten = self.amplifications, self.beaten
-            still = []
-            for j in range(beaten_by_new):
-                a = amplifications[j]
-                lo = bisect_left(ranked_amplifications, a)
-                hi = bisect_right(ranked_amplifications, a, lo)
-                if lo < hi:  # a tie in amplification: the whole posts decide
-                    hi = bisect_right(ranked, self.post(j), lo, hi)
-                b = beaten[j] + n - hi  # the new posts more amplified than it
-                if b < TOP_POSTS:
-                    still.append((j, b))
-            self.amplifications[:beaten_by_new] = array("d", [amplifications[j] for j, _b in still])
-            self.starts[:beaten_by_new] = array("d", [self.starts[j] for j, _b in still])
-            self.packed[:beaten_by_new] = [self.packed[j] for j, _b in still]
-            self.beaten[:beaten_by_new] = bytes(b for _j, b in still)
+            n = len(new)
+            if n == 1:  # the usual bucket of a quiet stream: one more for each
+                dropped = []
+                for j in range(beaten_by_new):
+                    b = beaten[j] + 1
+                    if b < TOP_POSTS:
+                        beaten[j] = b
+                    else:
+                        dropped.append(j)
+            else:
+                ranked = sorted(new)
+                ranked_amplifications = [float(p.amplification) for p in ranked]
+                for j in range(beaten_by_new):
+                    a = amplifications[j]
+                    hi = bisect_right(ranked_amplifications, a)
+                    if hi and ranked_amplifications[hi - 1] == a:  # a tie: the whole posts decide
+                        hi = bisect_right(ranked, self.post(j), bisect_left(ranked_amplifications, a), hi)
+                    beaten[j] = min(TOP_POSTS, beaten[j] + n - hi)  # the new posts more amplified than it
+                dropped = [j for j in range(beaten_by_new) if beaten[j] == TOP_POSTS]
+            for j in reversed(dropped):  # beaten TOP_POSTS times: never among the top again
+                del amplifications[j], starts[j], beaten[j], kept[j]
         for original in new:
             post = original
             if len(post.text) > TEXT_CHARS:  # never shown, and ids break every tie before the text
                 post = post._replace(text=post.text[:TEXT_CHARS])
-            j = self._not_above((post, start, 0))
+            a = float(post.amplification)
+            j = bisect_left(amplifications, a)
+            if j < len(amplifications) and amplifications[j] == a:
+                j = self._not_above((post, start, 0))  # a tie in amplification: the whole posts decide
             p = packed.get(id(original))  # the bucket holds the original all along: its id is its own
             if p is None:
                 p = packed[id(original)] = _pack(post)
-            self.amplifications.insert(j, float(post.amplification))
-            self.starts.insert(j, start)
-            self.beaten.insert(j, 0)
-            self.packed.insert(j, p)
+            amplifications.insert(j, a)
+            starts.insert(j, start)
+            beaten.insert(j, 0)
+            kept.insert(j, p)
 
     def drop_before(self, horizon: float) -> None:
         """Forget the posts of buckets starting before ``horizon``."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import pickle
 import random
+from array import array
 from collections import Counter
 
 import pytest
 
 from radar import recent as recent_module
-from radar.recent import CUT, TEXT_CHARS, RecentActivity
+from radar.recent import CUT, TEXT_CHARS, RecentActivity, TermTable
 from radar.windows import TOP_POSTS, Bucket, Post, Windower
 
 SECONDS = 4 * 3600.0
@@ -139,23 +140,48 @@ def test_odd_posts_come_back_as_they_went_in() -> None:
 
 def test_terms_are_shared_by_number_and_forgotten_when_no_stream_keeps_them() -> None:
     table = recent_module.TERMS
-    before = len(table)
     first, second = RecentActivity(600.0), RecentActivity(600.0)
     first.add(_bucket(0.0, {"zzfirst-only": 1, "zzshared": 2}, []))
     second.add(_bucket(0.0, {"zzshared": 1, "zzsecond-only": 4}, []))
-    assert len(table) == before + 3
     assert first._term_ids[1] == second._term_ids[0]  # one number for a term, whatever the stream
-    copy = pickle.loads(pickle.dumps(first))  # its own uses of the numbers
+    copy = pickle.loads(pickle.dumps(first))
     for minute in range(1, 10 + CUT):  # the buckets leave the window and are cut off
         first.add(_bucket(minute * 60.0, {}, []))
     assert first.terms(0.0)[0] == {}
-    assert len(table) == before + 3  # the copy still keeps "zzfirst-only"
+    table.sweep()
+    assert {"zzfirst-only", "zzshared", "zzsecond-only"} <= set(table)  # the copy keeps the first two
     del copy
     gc.collect()
-    assert len(table) == before + 2
+    table.sweep()
+    assert "zzfirst-only" not in table and {"zzshared", "zzsecond-only"} <= set(table)
     del first, second
     gc.collect()
-    assert len(table) == before
+    table.sweep()
+    assert not {"zzfirst-only", "zzshared", "zzsecond-only"} & set(table)
+
+
+class _Holder:
+    def __init__(self, table: TermTable, terms: list[str]) -> None:
+        self._term_ids = array("H", table.acquire(terms))
+        table.register(self)
+
+
+def test_the_table_sweeps_itself_when_it_has_doubled() -> None:
+    table = TermTable(sweep_at=4)
+    kept = _Holder(table, ["a", "b"])
+    gone = _Holder(table, ["c", "d"])
+    del gone
+    gc.collect()
+    assert len(table) == 4  # no sweep yet: numbers 0-3 in use
+    assert table.acquire(["e", "a"]) == [2, 0]  # a sweep frees "c" and "d": "e" takes the smallest
+    assert sorted(table) == ["a", "b", "e"]
+    # the table is full again: a sweep, in which "e" (that no holder keeps) goes, and "f" (about to be
+    # kept, pending) stays
+    assert table.acquire(["f", "f", "g"]) == [3, 3, 2]
+    assert sorted(table) == ["a", "b", "f", "g"]
+    assert table.terms(kept._term_ids) == ["a", "b"]
+    again = pickle.loads(pickle.dumps(table))  # the holders are not pickled
+    assert again.terms([0, 1, 2, 3]) == ["a", "b", "g", "f"]
 
 
 def test_a_state_of_an_unknown_version_is_refused() -> None:
