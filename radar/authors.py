@@ -20,8 +20,10 @@ from array import array
 from typing import Any
 
 _END = b"\x00"  # ends every name in the list of names
-#: Cells of the counting filter that tells most new authors from known ones without a search.
+#: Cells of the counting filter that tells most new authors from known ones without a search, and
+#: the authors from which a stream has one (a search among a few names is as quick).
 _CELLS = 512
+_FILTER_FROM = 32
 
 
 def _encoded(author: str) -> bytes:
@@ -57,9 +59,9 @@ class AuthorActivity:
         self._names = bytearray(_END)
         self._counts = array("d")
         self._at = array("d")
-        # derived (not pickled: the hash of a name differs from one process to the next): how many known
-        # names fall in each cell of their hash, and the cell of each author, in the same order
-        self._filter = _new_filter(capacity)
+        # derived (not pickled: the hash of a name differs from one process to the next), once there are
+        # _FILTER_FROM authors: how many fall in each cell of their hash, and the cell of each author
+        self._filter: bytearray | array[int] | None = None
         self._cells = array("H")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -76,12 +78,16 @@ class AuthorActivity:
             state["_counts"] = array("d", [counts[s] for s in slots.values()])
             state["_at"] = array("d", [at[s] for s in slots.values()])
         self.__dict__.update(state)
-        self._filter = _new_filter(self.capacity)
-        self._cells = array(
-            "H", [hash(name + _END) % _CELLS for name in bytes(self._names[1:]).split(_END)[:-1]]
-        )
+        self._filter, self._cells = None, array("H")
+        if len(self._counts) >= _FILTER_FROM:
+            self._build_filter()
+
+    def _build_filter(self) -> None:
+        names = bytes(self._names[1:]).split(_END)[:-1]
+        self._cells = array("H", [hash(name + _END) % _CELLS for name in names])
+        self._filter = known = _new_filter(self.capacity)
         for cell in self._cells:
-            self._filter[cell] += 1
+            known[cell] += 1
 
     def weight(self, author: str, t: float) -> float:
         """The weight of a post by ``author`` at ``t`` (epoch seconds), and remember it."""
@@ -90,8 +96,12 @@ class AuthorActivity:
         raw = author.encode("utf-8", "surrogatepass")  # _encoded(), inline: every mention
         name = (_escaped(raw) if b"\x00" in raw or b"\x01" in raw else raw) + _END
         names, counts, at, known, cells = self._names, self._counts, self._at, self._filter, self._cells
-        cell = hash(name) % _CELLS
-        found = names.find(_END + name) if known[cell] else -1  # no known name in the cell: a new one
+        if known is None:
+            cell = 0
+            found = names.find(_END + name)
+        else:
+            cell = hash(name) % _CELLS
+            found = names.find(_END + name) if known[cell] else -1  # no known name in the cell: a new one
         if found >= 0:
             k = names.count(_END, 0, found)  # the name's place: the NULs before it
             del names[found + 1 : found + 1 + len(name)]
@@ -99,16 +109,21 @@ class AuthorActivity:
             count = counts.pop(k) * math.pow(0.5, max(0.0, t - at[k]) / self.half_life)
             counts.append(count + 1.0)
             at.append(max(t, at.pop(k)))
-            cells.append(cells.pop(k))
+            if known is not None:
+                cells.append(cells.pop(k))
             return 1.0 / (1.0 + count)
         if len(counts) >= self.capacity:  # forget the least recently active author
-            known[cells.pop(0)] -= 1
+            if known is not None:
+                known[cells.pop(0)] -= 1
             del names[1 : names.index(_END, 1) + 1], counts[0], at[0]
-        known[cell] += 1
-        cells.append(cell)
         names += name
         counts.append(1.0)
         at.append(t)
+        if known is not None:
+            known[cell] += 1
+            cells.append(cell)
+        elif len(counts) >= _FILTER_FROM:
+            self._build_filter()
         return 1.0
 
     def __len__(self) -> int:

@@ -5,8 +5,10 @@ default) as columns: each bucket's start and counts, and its top terms with thei
 columns, instead of whole buckets with their authors and posts, or an object per bucket (a summary
 tuple, a terms tuple and a counts array cost about 230 bytes per bucket before its terms). The terms
 are numbers into :data:`TERMS`, the table of terms that every stream of the process shares (two bytes
-a term where a reference costs eight, and every bucket repeats most of its stream's terms), and the
-columns hold the smallest integers that fit (a byte for most counts). Of the posts it keeps only
+a term where a reference costs eight, and every bucket repeats most of its stream's terms); a count of
+1 (most of them, in a bucket of a few mentions) is implied, only the others are kept with their
+places; every column holds the smallest integers that fit and widens when a value does not. Of the
+posts it keeps only
 those that can still be among the ``TOP_POSTS`` most amplified of some trailing window: a post is
 dropped once ``TOP_POSTS`` more amplified posts have arrived in later buckets, since every trailing
 window that holds it also holds them; each kept post is packed in one ``bytes`` object. Every query
