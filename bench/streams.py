@@ -19,8 +19,9 @@ Runs ``--streams`` streams through one simulated day of 1-minute buckets in the 
 * **memory per stream**, at 17:00 (after the busiest four hours, which the recent buckets then hold)
   and at the end of the day: RSS growth of the process since before the streams existed, divided by
   the streams; the tracemalloc size of the per-stream state (the unpickled
-  ``StreamState`` of a sample of streams, plus the windower, escalation policy and registry divided
-  by the streams), with its parts; and the pickled size of the same (what a checkpoint holds).
+  ``StreamState`` of a sample of streams, plus the windower, escalation policy, registry, history and
+  the table of terms that the streams' recent activity shares, divided by the streams), with its parts;
+  and the pickled size of the same (what a checkpoint holds).
 
 Variants: two **loads** (``seasonal``: 0.5-8 mentions a minute per stream, 2.3 on average, a daily
 rhythm and negative-binomial noise; ``sparse``: 0.01-0.1 a minute, about 96 % of buckets empty) in
@@ -65,6 +66,7 @@ from detectors.crisis import CrisisDetector
 from radar.config import RadarConfig
 from radar.mention import Mention
 from radar.pipeline import Pipeline, StreamState
+from radar.recent import TERMS as RECENT_TERMS
 from radar.terms import tokenize
 from radar.windows import Post
 
@@ -338,6 +340,7 @@ def memory_per_stream(pipeline: Pipeline, names: Sequence[str], sample: int) -> 
         "policy": sizes(pipeline.policy, streams),
         "registry": sizes(pipeline.registry, streams),
         "history": sizes(pipeline.history, streams),
+        "recent_terms": sizes(RECENT_TERMS, streams),  # the term table the streams' recent activity shares
     }
     total_kb = state["kb"] + sum(x["kb"] for x in shared.values())
     pickled_kb = state["pickled_kb"] + sum(x["pickled_kb"] for x in shared.values())

@@ -8,7 +8,7 @@ file under a checkpoint name. The newest ``keep`` files are kept; loading falls 
 one when the newest cannot be read.
 
 File format: the magic ``RADARCKPT``, a format byte, the payload length (8 bytes, big-endian) and
-its CRC-32 (4 bytes), then the payload: a pickle (protocol 5) of ``{"version": 3,
+its CRC-32 (4 bytes), then the payload: a pickle (protocol 5) of ``{"version": 4,
 "journal_seq": int, "saved_at": ISO 8601 UTC str, "state": object}``. Files are named
 ``checkpoint-<generation>-<journal_seq>.pickle``, the generation counting up with every save.
 
@@ -47,9 +47,14 @@ log = logging.getLogger(__name__)
 #: Bumped whenever the pickled state changes shape (2: the detectors' per-bucket readings became named
 #: tuples, the weekly baseline keeps bits for finished weeks, and the streams keep compact recent
 #: activity instead of buckets; 3: the recent activity keeps its buckets as columns, author activity
-#: and the weekly baseline's counters moved to arrays). Older checkpoints are refused with a
-#: CheckpointError naming both versions, never half-read.
-VERSION = 3
+#: and the weekly baseline's counters moved to arrays; 4: the recent activity keeps its terms as
+#: numbers into a table shared by the streams, its counts in the narrowest integers and its candidate
+#: posts packed, author activity keeps its authors' names in one bytearray). Version 3 is still read:
+#: the classes whose state changed since convert a version-3 state when unpickled (``__setstate__``).
+#: Other versions are refused with a CheckpointError naming both versions, never half-read.
+VERSION = 4
+#: Versions read, and migrated to the current one on load.
+READS = frozenset({3, VERSION})
 PICKLE_PROTOCOL = 5
 _MAGIC = b"RADARCKPT\x01"
 _HEADER = struct.Struct(">QI")  # payload length, CRC-32 of the payload
@@ -174,10 +179,12 @@ class Checkpointer:
             content = pickle.loads(payload)
         except Exception as exc:  # a class renamed or removed since the checkpoint was written
             raise CheckpointError(f"cannot unpickle: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(content, dict) or content.get("version") != VERSION:
+        if not isinstance(content, dict) or content.get("version") not in READS:
             version = content.get("version") if isinstance(content, dict) else None
+            older = ", ".join(str(v) for v in sorted(READS - {VERSION}))
             raise CheckpointError(
-                f"unsupported checkpoint version {version!r}: this radar reads version {VERSION} only"
+                f"unsupported checkpoint version {version!r}: this radar reads version {VERSION}"
+                f" (and {older}, migrated on load) only"
                 " (a checkpoint of another release; its state cannot be restored)"
             )
         try:

@@ -2,13 +2,18 @@
 
 :class:`RecentActivity` keeps a stream's non-empty buckets of the last ``seconds`` (four hours by
 default) as columns: each bucket's start and counts, and its top terms with their counts in flat
-columns (the terms interned, as every bucket repeats most of them), instead of whole buckets with
-their authors and posts, or an object per bucket (a summary tuple, a terms tuple and a counts array
-cost about 230 bytes per bucket before its terms). Of the posts it keeps only those that can still be
-among the ``TOP_POSTS`` most amplified of some trailing window: a post is dropped once ``TOP_POSTS``
-more amplified posts have arrived in later buckets, since every trailing window that holds it also
-holds them. Every query is over a trailing window (buckets starting at or after ``since``) and
-answers exactly what the whole buckets would.
+columns, instead of whole buckets with their authors and posts, or an object per bucket (a summary
+tuple, a terms tuple and a counts array cost about 230 bytes per bucket before its terms). The terms
+are numbers into :data:`TERMS`, the table of terms that every stream of the process shares (two bytes
+a term where a reference costs eight, and every bucket repeats most of its stream's terms); a count of
+1 (most of them, in a bucket of a few mentions) is implied, only the others are kept with their
+places; every column holds the smallest integers that fit and widens when a value does not. Of the
+posts it keeps only
+those that can still be among the ``TOP_POSTS`` most amplified of some trailing window: a post is
+dropped once ``TOP_POSTS`` more amplified posts have arrived in later buckets, since every trailing
+window that holds it also holds them; each kept post is packed in one ``bytes`` object. Every query
+is over a trailing window (buckets starting at or after ``since``) and answers exactly what the whole
+buckets would.
 
 >>> from radar.windows import Windower
 >>> w = Windower(bucket_seconds=60)
@@ -26,12 +31,16 @@ answers exactly what the whole buckets would.
 
 from __future__ import annotations
 
+import heapq
 import math
-import sys
+import struct
+import weakref
 from array import array
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
-from typing import NamedTuple
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from radar.windows import TOP_POSTS, Bucket, Post
 
@@ -39,6 +48,8 @@ from radar.windows import TOP_POSTS, Bucket, Post
 TEXT_CHARS = 280
 #: Expired buckets cut off the columns at once.
 CUT = 8
+#: Integer columns start with the smallest type and widen when a value does not fit.
+_WIDER = {"B": "H", "H": "I", "I": "Q"}
 
 
 class BucketSummary(NamedTuple):
@@ -50,6 +61,124 @@ class BucketSummary(NamedTuple):
     positive: int
     terms: tuple[str, ...]  # the bucket's top terms ...
     counts: array[int]  # ... and how many of its mentions had each
+
+
+class TermTable:
+    """Terms by number, shared by the recent activity of every stream of the process.
+
+    Numbers go to new terms smallest free first. Uses are not counted (that would cost a step per term
+    of every bucket): once the table has grown to twice the terms in use at the last sweep (and
+    ``sweep_at`` at least), a new term starts a sweep, which forgets the terms that no registered
+    holder keeps (in its ``_term_ids`` column) and frees their numbers.
+
+    >>> table = TermTable()
+    >>> table.acquire(["late", "refund", "late"])
+    [0, 1, 0]
+    >>> table.terms([1, 0])
+    ['refund', 'late']
+    >>> table.sweep()  # no holder keeps them
+    >>> len(table), table.acquire(["crash"])
+    (0, [0])
+    """
+
+    def __init__(self, sweep_at: int = 4096) -> None:
+        self._numbers: dict[str, int] = {}
+        self._terms: list[str] = []  # by number ("" when free)
+        self._free: list[int] = []  # a heap
+        self._holders: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._min_sweep = self._sweep_at = sweep_at
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_holders"}  # weak references do not pickle
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._holders = weakref.WeakSet()
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._numbers)
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._numbers
+
+    def register(self, holder: Any) -> None:
+        """Count the numbers in ``holder._term_ids`` (an integer array) as in use while it lives."""
+        self._holders.add(holder)
+
+    def acquire(self, terms: Iterable[str]) -> list[int]:
+        """The numbers of ``terms`` (new ones added)."""
+        terms = list(terms)
+        numbers = self._numbers
+        out: list[Any] = list(map(numbers.get, terms))
+        if None in out:
+            for k, number in enumerate(out):
+                if number is None:
+                    term = terms[k]
+                    number = numbers.get(term)  # a new term twice in ``terms``
+                    out[k] = self._new(term, out) if number is None else number
+        return out
+
+    def _new(self, term: str, pending: list[int | None]) -> int:
+        if not self._free and len(self._terms) >= self._sweep_at:
+            self.sweep(pending)
+        if self._free:
+            number = heapq.heappop(self._free)
+            self._terms[number] = term
+        else:
+            number = len(self._terms)
+            self._terms.append(term)
+        self._numbers[term] = number
+        return number
+
+    def sweep(self, pending: Iterable[int | None] = ()) -> None:
+        """Forget the terms that no holder keeps, but ``pending`` (numbers about to be kept)."""
+        used = np.zeros(len(self._terms), dtype=bool)
+        for holder in list(self._holders):
+            column = holder._term_ids
+            if len(column):
+                used[np.frombuffer(column, dtype=f"u{column.itemsize}")] = True
+        used[[i for i in pending if i is not None]] = True
+        terms, numbers = self._terms, self._numbers
+        for number in np.flatnonzero(~used).tolist():
+            if terms[number]:
+                del numbers[terms[number]]
+                terms[number] = ""
+                heapq.heappush(self._free, number)
+        self._sweep_at = max(self._min_sweep, 2 * len(numbers))
+
+    def terms(self, numbers: Iterable[int]) -> list[str]:
+        """The terms of ``numbers``."""
+        terms = self._terms
+        return [terms[i] for i in numbers]
+
+
+#: The terms of every stream's recent activity (counted per stream by the bench as shared state).
+TERMS = TermTable()
+
+
+def _extended(column: array[int], values: Sequence[int]) -> array[int]:
+    """``column`` with ``values`` appended: the same array, or a wider one if a value does not fit."""
+    n = len(column)
+    try:
+        column.extend(values)
+        return column
+    except OverflowError:
+        del column[n:]  # what was appended before the value that did not fit
+        return _extended(array(_WIDER[column.typecode], column), values)
+
+
+def _whole_seconds(t: float) -> bool:
+    """Whether ``t`` (a bucket start) fits a column of whole seconds (up to the year 2106)."""
+    t = float(t)
+    return t.is_integer() and 0 <= t < 2**32 and math.copysign(1.0, t) > 0  # not -0.0
+
+
+def _narrowest(values: Iterable[int], typecode: str = "B") -> array[int]:
+    """``values`` in the narrowest unsigned column that holds them."""
+    return _extended(array(typecode), list(values))
 
 
 class RecentActivity:
@@ -65,35 +194,66 @@ class RecentActivity:
         if seconds <= 0:
             raise ValueError(f"seconds: {seconds} must be positive")
         self.seconds = seconds
-        # the non-empty buckets, oldest first: start, (mentions, negative, positive), how many terms
-        self._starts = array("d")
-        self._figures = array("I")  # three per bucket
-        self._sizes = array("I")
-        # the buckets' top terms and their counts, bucket after bucket
-        self._terms: list[str] = []
-        self._counts = array("I")
+        # the non-empty buckets, oldest first: start (whole seconds while every start is one, as
+        # buckets of whole minutes start), (mentions, negative, positive), how many terms
+        self._starts: array[Any] = array("I")
+        self._figures = array("B")  # three per bucket (widened when a figure does not fit)
+        self._sizes = array("B")
+        # the buckets' top terms (numbers into TERMS), bucket after bucket, and their counts: 1 but at
+        # the places listed (in a bucket of a few mentions, most terms are in one of them)
+        self._term_ids = array("H")
+        self._other_at = array("H")
+        self._other = array("B")
         # buckets (and their terms) at the front that have left the window: cut off in batches of
         # CUT, as a cut moves every entry kept after them
         self._expired = 0
         self._expired_terms = 0
-        # (post, its bucket's start, more amplified posts in later buckets), least amplified first
-        self._posts: list[tuple[Post, float, int]] = []
-        self._negative_posts: list[tuple[Post, float, int]] = []
+        self._posts = _Candidates()
+        self._negative_posts = _Candidates()
         self._oldest_post = math.inf  # the earliest bucket start among the kept posts
+        TERMS.register(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The columns, with the terms themselves (the numbers are the process's own)."""
+        state = self.__dict__.copy()
+        state["_terms"] = TERMS.terms(state.pop("_term_ids"))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled state, also one of checkpoint version 3 (terms kept as a list, counts as
+        four-byte columns, posts as a list of ``(post, start, beaten)``)."""
+        state = dict(state)
+        if "_terms" not in state or "_starts" not in state:
+            raise ValueError("recent activity of an unknown version (neither 3 nor 4)")
+        terms = state.pop("_terms")
+        for name, typecode in (("_figures", "B"), ("_sizes", "B")):
+            column = state[name]
+            if column.typecode == "I":  # version 3: narrowed
+                state[name] = _narrowest(column, typecode)
+        if "_counts" in state:  # version 3: every count
+            counts = state.pop("_counts")
+            state["_other_at"] = _narrowest([i for i, c in enumerate(counts) if c != 1], "H")
+            state["_other"] = _narrowest(counts[i] for i in state["_other_at"])
+            starts = state["_starts"]
+            if all(_whole_seconds(s) for s in starts):
+                state["_starts"] = array("I", map(int, starts))
+        for name in ("_posts", "_negative_posts"):
+            if isinstance(state[name], list):  # version 3
+                state[name] = _Candidates.of(state[name])
+        self.__dict__.update(state)
+        self._term_ids = _narrowest(TERMS.acquire(terms), "H")
+        TERMS.register(self)
 
     def __iter__(self) -> Iterator[BucketSummary]:
-        starts, figures, sizes, terms, counts = (
-            self._starts,
-            self._figures,
-            self._sizes,
-            self._terms,
-            self._counts,
-        )
+        starts, figures, sizes = self._starts, self._figures, self._sizes
         first = self._expired_terms
+        counts = self._counts(first)
         for j in range(self._expired, len(starts)):
             end = first + sizes[j]
             m, n, p = figures[3 * j : 3 * j + 3]
-            yield BucketSummary(starts[j], m, n, p, tuple(terms[first:end]), counts[first:end])
+            terms = tuple(TERMS.terms(self._term_ids[first:end]))
+            at = first - self._expired_terms
+            yield BucketSummary(float(starts[j]), m, n, p, terms, array("I", counts[at : at + sizes[j]]))
             first = end
 
     def __len__(self) -> int:
@@ -101,21 +261,33 @@ class RecentActivity:
 
     def add(self, bucket: Bucket) -> None:
         """Take the next closed bucket of the stream (an empty one only moves the horizon on)."""
-        starts = self._starts
         if bucket.mentions:
-            terms = bucket.terms
-            starts.append(bucket.start)
-            self._figures.extend((bucket.mentions, bucket.negative, bucket.positive))
-            self._sizes.append(len(terms))
-            self._terms.extend(map(sys.intern, terms))
-            self._counts.extend(terms.values())
+            terms, start = bucket.terms, bucket.start
+            starts = self._starts
+            if starts.typecode == "d":
+                starts.append(start)
+            elif _whole_seconds(start):
+                starts.append(int(start))
+            else:
+                self._starts = array("d", starts)
+                self._starts.append(start)
+            self._figures = _extended(self._figures, (bucket.mentions, bucket.negative, bucket.positive))
+            self._sizes = _extended(self._sizes, (len(terms),))
+            first = len(self._term_ids)
+            self._term_ids = _extended(self._term_ids, TERMS.acquire(terms))
+            counts = list(terms.values())
+            if counts.count(1) != len(counts):
+                other = [(first + i, c) for i, c in enumerate(counts) if c != 1]
+                self._other_at = _extended(self._other_at, [i for i, _c in other])
+                self._other = _extended(self._other, [c for _i, c in other])
             if bucket.posts:
-                _keep_candidates(self._posts, bucket.start, bucket.posts)
-                _keep_candidates(self._negative_posts, bucket.start, bucket.negative_posts)
+                packed: dict[int, bytes | Post] = {}  # a post among both the top and the negative ones
+                self._posts.keep(bucket.start, bucket.posts, packed)
+                self._negative_posts.keep(bucket.start, bucket.negative_posts, packed)
                 if bucket.start < self._oldest_post:
                     self._oldest_post = bucket.start
         horizon = bucket.start + bucket.seconds - self.seconds
-        expired = self._expired
+        starts, expired = self._starts, self._expired
         if expired < len(starts) and starts[expired] < horizon:
             sizes = self._sizes
             while expired < len(starts) and starts[expired] < horizon:
@@ -125,16 +297,27 @@ class RecentActivity:
             if expired >= CUT:
                 self._cut()
         if self._oldest_post < horizon:
-            self._posts = [c for c in self._posts if c[1] >= horizon]
-            self._negative_posts = [c for c in self._negative_posts if c[1] >= horizon]
-            kept = self._posts + self._negative_posts
-            self._oldest_post = min((c[1] for c in kept), default=math.inf)
+            self._posts.drop_before(horizon)
+            self._negative_posts.drop_before(horizon)
+            self._oldest_post = min(self._posts.oldest(), self._negative_posts.oldest())
 
     def _cut(self) -> None:
         """Drop the expired buckets from the columns."""
         k, m = self._expired, self._expired_terms
-        del self._starts[:k], self._figures[: 3 * k], self._sizes[:k], self._terms[:m], self._counts[:m]
+        del self._starts[:k], self._figures[: 3 * k], self._sizes[:k], self._term_ids[:m]
+        gone = bisect_left(self._other_at, m)
+        del self._other_at[:gone], self._other[:gone]
+        if self._other_at:
+            self._other_at = _narrowest([i - m for i in self._other_at], "H")
         self._expired = self._expired_terms = 0
+
+    def _counts(self, first: int) -> list[int]:
+        """The counts of the terms from the ``first``-th on."""
+        counts = [1] * (len(self._term_ids) - first)
+        j = bisect_left(self._other_at, first)
+        for i, c in zip(self._other_at[j:], self._other[j:], strict=True):
+            counts[i - first] = c
+        return counts
 
     def _first(self, since: float) -> int:
         """Index of the first kept bucket starting at or after ``since`` (the starts are ordered)."""
@@ -149,40 +332,188 @@ class RecentActivity:
         """The buckets' top terms summed, and their mentions, from ``since`` on."""
         j = self._first(since)
         first = sum(self._sizes[:j])
+        names = TERMS.terms(self._term_ids[first:])
         terms: dict[str, int] = {}
-        for term, count in zip(self._terms[first:], self._counts[first:], strict=True):
+        for term, count in zip(names, self._counts(first), strict=True):
             terms[term] = terms.get(term, 0) + count
         return terms, sum(self._figures[3 * j :: 3])
 
     def has_negative_posts(self, since: float) -> bool:
         """Whether any negative post arrived from ``since`` on (the newest one is always kept)."""
-        return any(start >= since for _post, start, _beaten in self._negative_posts)
+        return any(start >= since for start in self._negative_posts.starts)
 
     def top_posts(self, since: float, negative: bool = False) -> list[Post]:
         """The ``TOP_POSTS`` most amplified (negative) posts from ``since`` on, most amplified first."""
+        return (self._negative_posts if negative else self._posts).top(since)
+
+
+#: A packed post: followers, reshares and the UTF-8 lengths of its id, url and author, then the id,
+#: url, author and text (lone surrogates kept, as a JSON source can deliver them).
+_PACKED = struct.Struct("<qqHHH")
+
+
+def _pack(post: Post) -> bytes | Post:
+    """``post`` without its amplification in one ``bytes`` object, or itself if it does not pack."""
+    _amplification, id_, url, author, followers, reshares, text = post
+    if not (
+        type(_amplification) is float
+        and type(id_) is str
+        and type(url) is str
+        and type(author) is str
+        and type(text) is str
+        and type(followers) is int
+        and type(reshares) is int
+    ):
+        return post
+    i, u, a = (
+        id_.encode("utf-8", "surrogatepass"),
+        url.encode("utf-8", "surrogatepass"),
+        author.encode("utf-8", "surrogatepass"),
+    )
+    try:
+        head = _PACKED.pack(followers, reshares, len(i), len(u), len(a))
+    except struct.error:  # a count beyond 64 bits, a field beyond 65,535 bytes
+        return post
+    return b"".join((head, i, u, a, text.encode("utf-8", "surrogatepass")))
+
+
+def _unpack(amplification: float, packed: bytes | Post) -> Post:
+    """The post that :func:`_pack` packed."""
+    if not isinstance(packed, bytes):
+        return packed
+    followers, reshares, a, b, c = _PACKED.unpack_from(packed)
+    i = _PACKED.size
+    strings = [
+        packed[i : i + a],
+        packed[i + a : i + a + b],
+        packed[i + a + b : i + a + b + c],
+        packed[i + a + b + c :],
+    ]
+    id_, url, author, text = (s.decode("utf-8", "surrogatepass") for s in strings)
+    return Post(amplification, id_, url, author, followers, reshares, text)
+
+
+class _Candidates:
+    """Candidate top posts, least amplified first: ``(post, bucket start, more amplified posts in
+    later buckets)`` in tuple order, as columns (the post packed, see :func:`_pack`)."""
+
+    __slots__ = ("amplifications", "beaten", "packed", "starts")
+
+    def __init__(self) -> None:
+        self.amplifications = array("d")  # float(post.amplification): the order, but for ties
+        self.starts = array("d")
+        self.beaten = bytearray()  # < TOP_POSTS
+        self.packed: list[bytes | Post] = []
+
+    @classmethod
+    def of(cls, kept: Iterable[tuple[Post, float, int]]) -> _Candidates:
+        """Candidates from ``(post, start, beaten)`` in order (as version 3 checkpoints kept them)."""
+        candidates = cls()
+        for post, start, beaten in kept:
+            candidates.amplifications.append(float(post.amplification))
+            candidates.starts.append(start)
+            candidates.beaten.append(beaten)
+            candidates.packed.append(_pack(post))
+        return candidates
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def post(self, j: int) -> Post:
+        """The ``j``-th candidate post."""
+        return _unpack(self.amplifications[j], self.packed[j])
+
+    def _key(self, j: int) -> tuple[Post, float, int]:
+        return self.post(j), self.starts[j], self.beaten[j]
+
+    def _below(self, key: tuple[Any, ...]) -> int:
+        """How many candidates are ordered before ``key`` (``bisect_left``); the amplifications order
+        them unless equal (``float()`` keeps the order of unequal ones), the whole key then."""
+        a = float(key[0].amplification)
+        lo = bisect_left(self.amplifications, a)
+        hi = bisect_right(self.amplifications, a, lo)
+        while lo < hi and self._key(lo) < key:
+            lo += 1
+        return lo
+
+    def _not_above(self, key: tuple[Any, ...]) -> int:
+        """How many candidates are ordered before ``key`` or equal to it (``bisect_right``)."""
+        a = float(key[0].amplification)
+        lo = bisect_left(self.amplifications, a)
+        hi = bisect_right(self.amplifications, a, lo)
+        while lo < hi and not key < self._key(lo):
+            lo += 1
+        return lo
+
+    def keep(self, start: float, new: list[Post], packed: dict[int, bytes | Post]) -> None:
+        """Update for a bucket starting at ``start`` that brought the posts ``new``; ``packed``: the
+        posts already packed for this bucket, by ``id()``."""
+        if not new:
+            return
+        amplifications, beaten, starts, kept = self.amplifications, self.beaten, self.starts, self.packed
+        top = max(new)
+        a = float(top.amplification)
+        beaten_by_new = bisect_left(amplifications, a)  # the candidates less amplified than a new post
+        if beaten_by_new < len(amplifications) and amplifications[beaten_by_new] == a:
+            beaten_by_new = self._below((top,))  # a tie in amplification: the whole posts decide
+        if beaten_by_new:
+            n = len(new)
+            if n == 1:  # the usual bucket of a quiet stream: one more for each
+                dropped = []
+                for j in range(beaten_by_new):
+                    b = beaten[j] + 1
+                    if b < TOP_POSTS:
+                        beaten[j] = b
+                    else:
+                        dropped.append(j)
+            else:
+                ranked = sorted(new)
+                ranked_amplifications = [float(p.amplification) for p in ranked]
+                for j in range(beaten_by_new):
+                    a = amplifications[j]
+                    hi = bisect_right(ranked_amplifications, a)
+                    if hi and ranked_amplifications[hi - 1] == a:  # a tie: the whole posts decide
+                        hi = bisect_right(ranked, self.post(j), bisect_left(ranked_amplifications, a), hi)
+                    beaten[j] = min(TOP_POSTS, beaten[j] + n - hi)  # the new posts more amplified than it
+                dropped = [j for j in range(beaten_by_new) if beaten[j] == TOP_POSTS]
+            for j in reversed(dropped):  # beaten TOP_POSTS times: never among the top again
+                del amplifications[j], starts[j], beaten[j], kept[j]
+        for original in new:
+            post = original
+            if len(post.text) > TEXT_CHARS:  # never shown, and ids break every tie before the text
+                post = post._replace(text=post.text[:TEXT_CHARS])
+            a = float(post.amplification)
+            j = bisect_left(amplifications, a)
+            if j < len(amplifications) and amplifications[j] == a:
+                j = self._not_above((post, start, 0))  # a tie in amplification: the whole posts decide
+            p = packed.get(id(original))  # the bucket holds the original all along: its id is its own
+            if p is None:
+                p = packed[id(original)] = _pack(post)
+            amplifications.insert(j, a)
+            starts.insert(j, start)
+            beaten.insert(j, 0)
+            kept.insert(j, p)
+
+    def drop_before(self, horizon: float) -> None:
+        """Forget the posts of buckets starting before ``horizon``."""
+        keep = [j for j, start in enumerate(self.starts) if start >= horizon]
+        if len(keep) < len(self.starts):
+            self.amplifications = array("d", [self.amplifications[j] for j in keep])
+            self.starts = array("d", [self.starts[j] for j in keep])
+            self.beaten = bytearray(self.beaten[j] for j in keep)
+            self.packed = [self.packed[j] for j in keep]
+
+    def oldest(self) -> float:
+        """The earliest bucket start among the candidates (infinity when none)."""
+        return min(self.starts, default=math.inf)
+
+    def top(self, since: float) -> list[Post]:
+        """The ``TOP_POSTS`` most amplified posts of buckets from ``since`` on, most amplified first."""
         top: list[Post] = []
-        for post, start, _beaten in reversed(self._negative_posts if negative else self._posts):
-            if start >= since:
-                top.append(post)
+        starts = self.starts
+        for j in range(len(starts) - 1, -1, -1):
+            if starts[j] >= since:
+                top.append(self.post(j))
                 if len(top) == TOP_POSTS:
                     break
         return top
-
-
-def _keep_candidates(kept: list[tuple[Post, float, int]], start: float, new: list[Post]) -> None:
-    """Update ``kept`` (in place) for a bucket starting at ``start`` that brought the posts ``new``."""
-    if not new:
-        return
-    beaten_by_new = bisect_left(kept, (max(new),))  # the candidates less amplified than a new post
-    if beaten_by_new:
-        ranked, n = sorted(new), len(new)
-        still = []
-        for post, at, beaten in kept[:beaten_by_new]:
-            beaten += n - bisect_right(ranked, post)  # the new posts more amplified than it
-            if beaten < TOP_POSTS:
-                still.append((post, at, beaten))
-        kept[:beaten_by_new] = still
-    for post in new:
-        if len(post.text) > TEXT_CHARS:  # never shown, and ids break every tie before the text
-            post = post._replace(text=post.text[:TEXT_CHARS])
-        insort(kept, (post, start, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from radar import checkpoint
+from radar.authors import AuthorActivity
 from radar.checkpoint import Checkpoint, Checkpointer, CheckpointError
 from radar.dedup import Deduplicator
+from radar.recent import RecentActivity
+from tests import checkpoint_v3
 
 NOW = datetime(2026, 3, 4, 9, 15, tzinfo=UTC)
 
@@ -173,3 +177,33 @@ def test_arguments_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="now"):
         checkpointer.save({}, journal_seq=1, now=datetime(2026, 3, 4))
     assert checkpointer.paths() == []
+
+
+def test_a_version_3_checkpoint_is_migrated_and_answers_as_the_version_3_code_went_on(tmp_path: Path) -> None:
+    """The fixture was written, and its answers recorded, by the version-3 code (tests/checkpoint_v3.py)."""
+    expected = json.loads((checkpoint_v3.DATA / "checkpoint-v3.json").read_text())
+    loaded = Checkpointer(tmp_path).load(checkpoint_v3.DATA / "checkpoint-v3.pickle")
+    recent, authors = loaded.state["recent"], loaded.state["authors"]
+    assert isinstance(recent, RecentActivity) and isinstance(authors, AuthorActivity)
+    closed, posts = checkpoint_v3.buckets(), checkpoint_v3.posters()
+    half = len(posts) // 2
+    answers = []
+    for bucket in closed[checkpoint_v3.SAVED_AT_MINUTE :]:
+        recent.add(bucket)
+        answers.append(checkpoint_v3.answers(recent, bucket.end))
+    assert answers[-1] == expected["last_answers"]
+    assert checkpoint_v3.digest(answers) == expected["answers_sha256"]
+    assert [authors.weight(a, t) for a, t in posts[half:]] == expected["weights"]
+    # and the migrated state saves as the current version and reads back the same
+    again = Checkpointer(tmp_path).load(Checkpointer(tmp_path).save(loaded.state, journal_seq=2))
+    assert checkpoint_v3.answers(again.state["recent"], closed[-1].end) == expected["last_answers"]
+    assert len(again.state["authors"]) == len(authors)
+
+
+def test_version_2_and_5_are_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for version in (2, checkpoint.VERSION + 1):
+        monkeypatch.setattr(checkpoint, "VERSION", version)
+        path = Checkpointer(tmp_path).save({"n": 1}, journal_seq=version)
+        monkeypatch.undo()
+        with pytest.raises(CheckpointError, match=rf"version {version}: this radar reads version 4 \(and 3"):
+            Checkpointer(tmp_path).load(path)
