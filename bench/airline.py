@@ -102,6 +102,7 @@ class HourRow:
     expected: float = 0.0  # the detector's expectation of ``weighted``
     negative_expected: float = 0.0
     learning: bool = False
+    share_baseline: float = 0.0  # the detector's usual negative share at the hour's last bucket
 
 
 class TracingPipeline(Pipeline):
@@ -128,6 +129,7 @@ class TracingPipeline(Pipeline):
         row.weighted_negative += bucket.weighted_negative
         row.expected += a.volume.expected
         row.negative_expected += a.negative.expected
+        row.share_baseline = a.share_baseline
         if a.learning:
             row.learning = True
             self.learning_until[state.name] = bucket.end
@@ -213,6 +215,9 @@ class StreamFacts:
     wave_seen: float = 0.0
     wave_expected: float = 0.0
     ordinary_daily: float = 0.0
+    #: the negative share over the same span (damped), and the detector's usual share at the onset
+    wave_share: float = 0.0
+    share_at_onset: float = 0.0
     #: configured handles that the sentiment scorer alone finds non-neutral: (handle, score)
     handle_scores: list[tuple[str, float]] = field(default_factory=list)
 
@@ -299,6 +304,10 @@ def stream_facts(
             around = [r for start, r in rows.items() if lo <= start < hi]
             f.wave_seen = round(sum(r.weighted_negative for r in around), 1)
             f.wave_expected = round(sum(r.negative_expected for r in around), 1)
+            weighted = sum(r.weighted for r in around)
+            f.wave_share = sum(r.weighted_negative for r in around) / weighted if weighted else 0.0
+            before = [r for start, r in sorted(rows.items()) if start <= f.onset.timestamp()]
+            f.share_at_onset = before[-1].share_baseline if before else 0.0
         days = [r.weighted_negative for start, r in rows.items() if _day(start) in ORDINARY_DAYS]
         f.ordinary_daily = round(sum(days) / len(ORDINARY_DAYS), 1)
     return facts
@@ -656,6 +665,21 @@ def build_report(doc: dict[str, Any], facts: dict[str, StreamFacts], run: RunInf
             ]
             text += "**Not caught**: no warning or crisis from 12 h before the onset to the end of the data"
             text += f" (only {len(buzz)} buzz incident(s), which never page)." if buzz else ", and no buzz."
+            if f.wave_expected > 0:
+                share_up = f.wave_share >= 1.25 * f.share_at_onset and f.wave_share - f.share_at_onset >= 0.05
+                text += (
+                    f" Over the span below the negative share was {f.wave_share:.0%} against a usual "
+                    f"{f.share_at_onset:.0%} at the onset ("
+                    + (
+                        "up as a crisis needs, on average over the span, but never together with a "
+                        "surprising number of negatives on the same window"
+                        if share_up
+                        else "a crisis needs it at least 1.25× and 5 points above the usual: the "
+                        "complaints grew in step with all mentions, which reads as a surge of the stream's "
+                        "usual talk"
+                    )
+                    + ")."
+                )
         if f.wave_expected > 0:
             text += (
                 f" From {EARLY_CREDIT.seconds // 3600} h before the onset to {WAVE_SPAN.days * 24} h after, "
