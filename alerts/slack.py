@@ -7,8 +7,10 @@ unreachable Slack can never hold up detection. What it decides, per DESIGN §5:
   quiet hours a warning waits for their end; a crisis never waits and hurries a waiting warning);
   every later event gives the parent a newer view (it is edited in place) and a thread reply;
 * a crisis mentions the stream's on-call user group: its first parent message, or the reply of the
-  escalation to crisis (broadcast to the channel too); reminders of an unacknowledged crisis
-  mention it again every ``reminder_minutes``; a resolution mentions nobody;
+  escalation to crisis (broadcast to the channel too); once someone has acknowledged an incident
+  that was already at crisis, a return to crisis (a wave surging again) is told in the thread without
+  mentioning the group; reminders of an unacknowledged crisis mention it again every
+  ``reminder_minutes``; a resolution mentions nobody;
 * a running snooze holds back reminders and updates that do not go above the level the incident
   had when it was snoozed (the parent is still edited: edits notify nobody);
 * a chart of the stream's last hours is uploaded into the thread when the incident opens and at
@@ -42,6 +44,14 @@ def _announces(event: IncidentEvent) -> bool:
     """True for the event that first took the incident to ``warning`` or above (its parent message)."""
     first = next((c for c in event.incident.levels if c.level >= Level.WARNING), None)
     return first is not None and first is event.change
+
+
+def _seen_by_people(incident: Incident, event: IncidentEvent) -> bool:
+    """Whether someone acknowledged ``incident`` after it had already been at ``event``'s level."""
+    ack = incident.acknowledged
+    if ack is None:
+        return False
+    return any(c.level >= event.level and c.at <= ack.at for c in incident.levels if c is not event.change)
 
 
 def _level_at(incident: Incident, at: datetime) -> Level:
@@ -121,6 +131,7 @@ class SlackNotifier:
         crisis = event.type in ("opened", "escalated") and event.level >= Level.CRISIS
         if crisis:
             self.outbox.hurry(incident.id, stamp)  # quiet hours never hold a crisis back
+            crisis = not _seen_by_people(incident, event)
         if not self._snoozed(incident, event, now):
             text = reply_text(
                 event.type,

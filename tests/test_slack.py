@@ -400,6 +400,27 @@ def test_quiet_hours_hold_warnings_until_they_end_and_a_crisis_overrides(
     assert len(slack.parents(CHANNEL)) == 2
 
 
+def test_a_crisis_acknowledged_and_back_again_pings_nobody_a_second_time(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    rig = Rig(tmp_path, slack)
+    rig.observe(0, Level.CRISIS)
+    rig.observe(1, Level.WATCH)
+    rig.observe(11, Level.WATCH)  # the first burst is over: down to watch after the hold
+    rig.observe(12, Level.CRISIS)  # not acknowledged yet: pings again
+    rig.drain()
+    assert [e.type for e in rig.events] == ["opened", "deescalated", "escalated"]
+    assert f"<!subteam^{GROUP}>" in [m for m in rig.thread() if not m.files][-1].text
+    rig.act("acknowledge")
+    rig.observe(13, Level.WATCH)
+    rig.observe(23, Level.WATCH)
+    rig.observe(24, Level.CRISIS)  # the wave surges again: told in the thread, nobody pinged
+    rig.drain()
+    back = [m for m in rig.thread() if not m.files][-1]
+    assert "*CRISIS*" in back.text and "subteam" not in back.text
+    assert slack.parents(CHANNEL)[0].text.startswith("🔴 CRISIS")
+
+
 def test_reminders_repeat_for_an_unacknowledged_crisis_until_acknowledged(
     tmp_path: Path, slack: FakeSlack
 ) -> None:
