@@ -51,6 +51,7 @@ from radar.checkpoint import Checkpointer
 from radar.clock import Clock, SystemClock
 from radar.config import RadarConfig
 from radar.incidents.recorder import IncidentRecorder
+from radar.incidents.spool import StoreSpool
 from radar.incidents.store import IncidentStore, default_url
 from radar.journal import Journal
 from radar.mention import Mention
@@ -182,7 +183,12 @@ class RadarService:
         self.actions = ActionLog(root / "actions.jsonl", fsync=fsync)
         url = os.environ.get(STORE_URL_ENV, "").strip() or config.store.url or default_url(root)
         self.store = IncidentStore.open(url)
-        self.recorder = IncidentRecorder(self.store, config.radar.bucket_seconds, self._history)
+        self.recorder = IncidentRecorder(
+            self.store,
+            config.radar.bucket_seconds,
+            self._history,
+            spool=StoreSpool(root / "store-spool.jsonl", fsync=fsync),
+        )
         self.supervisor = Supervisor(
             list(sources) if sources is not None else build_sources(config),
             self._from_source,
@@ -455,6 +461,11 @@ class RadarService:
         self.journal.truncate_before(oldest if oldest is not None else seq)
         return path
 
+    def flush_store(self) -> None:
+        """Hand the incident writes spooled during a store outage back to the store, if it answers."""
+        with self._lock:
+            self.recorder.flush()
+
     def start(self) -> None:
         """Start the scheduler (idle-stream closing and periodic checkpoints)."""
         if self._scheduler is not None:
@@ -474,6 +485,9 @@ class RadarService:
         )
         scheduler.add_job(
             self.apply_retention, "interval", hours=6, coalesce=True, max_instances=1, id="retention"
+        )
+        scheduler.add_job(  # writes spooled while the incident store was unreachable
+            self.flush_store, "interval", seconds=15, coalesce=True, max_instances=1, id="store-spool"
         )
         if self.slack is not None:
             scheduler.add_job(
@@ -531,6 +545,11 @@ class RadarService:
                 "checkpoint_age_seconds": age,
                 "watermark": pipe.windower.watermark if pipe.windower.watermark > 0 else None,
                 "notification_failures": self.notify.failures,
+                "store": {
+                    "pending": self.recorder.pending,
+                    "unreachable": self.recorder.failures,
+                    "dropped": self.recorder.dropped,
+                },
                 "slack": slack,
                 "sources": [h.to_json() for h in self.supervisor.health()],
             }

@@ -315,6 +315,27 @@ class PostgresServer:
                     ) from exc
                 time.sleep(0.05)
 
+    def pause(self) -> None:
+        """Stop the server but keep its cluster (an outage): :meth:`resume` starts it again."""
+        if self.tmpdir is None:
+            raise PostgresServerError("the server is not started")
+        self._run(
+            [self.bindir / "pg_ctl", "stop", "--pgdata", self.datadir, "--mode", "fast", "--wait"],
+            "stopping PostgreSQL",
+            timeout=60,
+        )
+
+    def resume(self) -> None:
+        """Start a paused server again on the same port, with its data."""
+        if self.tmpdir is None:
+            raise PostgresServerError("the server is not started")
+        self._run(
+            [self.bindir / "pg_ctl", "start", "--pgdata", self.datadir, "--log", self.logfile, "--wait"],
+            "starting PostgreSQL",
+            timeout=self.start_timeout + 10,
+        )
+        self._wait_until_ready()
+
     def stop(self) -> None:
         """Stop the server (``pg_ctl stop -m fast``) and delete its temporary directory.
 

@@ -23,6 +23,7 @@ from radar.config import RadarConfig
 from radar.demo import demo_config
 from radar.incidents.figures import figures
 from radar.incidents.recorder import IncidentRecorder
+from radar.incidents.spool import StoreSpool
 from radar.incidents.store import IncidentStore, make_engine, migrate
 from radar.mention import Mention, parse_mention
 from radar.sample import Sample
@@ -160,6 +161,47 @@ def test_the_lifecycle_is_recorded_with_its_figures_and_replays_add_nothing(url:
         life.recorder.event(event)
     assert len(store.timeline(incident_id)) == len(entries)
     store.close()
+
+
+def test_a_store_outage_spools_the_writes_across_a_restart_and_loses_none(tmp_path: Path) -> None:
+    """PostgreSQL goes down mid-incident: detection goes on, the writes wait in the spool file,
+    survive a restart of the radar, and reach the store in order once it is back."""
+    from tests.pgserver import PostgresServer
+
+    clock = [0.0]
+    spool_file = tmp_path / "store-spool.jsonl"
+    with PostgresServer() as server:
+        server.create_database("outage")
+        store = IncidentStore.open(server.url("outage"))
+        life = Lifecycle(IncidentRecorder(store, spool=StoreSpool(spool_file), clock=lambda: clock[0]))
+        life.at(0, Level.WARNING, 40)
+        incident_id = life.events[0].incident.id
+        assert [e.type for e in store.timeline(incident_id)] == ["opened"]
+
+        server.pause()
+        life.at(1, Level.CRISIS, 90)  # the store is down: nothing raises, the writes are spooled
+        life.act(2, "acknowledge")
+        life.recorder.notified(
+            incident_id, "reply", "slack:reply:1", (T0 + timedelta(minutes=2)).timestamp(), {}
+        )
+        clock[0] += 5.0
+        life.at(3, Level.CRISIS, 80)
+        assert life.recorder.pending == 5 and life.recorder.failures >= 2
+        assert len(spool_file.read_text().splitlines()) == 5
+
+        # the radar restarts while the store is still down: the spool file carries the writes
+        recorder = IncidentRecorder(store, spool=StoreSpool(spool_file), clock=lambda: clock[0])
+        assert recorder.pending == 5
+        server.resume()
+        assert recorder.flush()
+        assert recorder.pending == 0 and spool_file.read_text() == ""
+        types = [e.type for e in store.timeline(incident_id)]
+        assert types == ["opened", "escalated", "acknowledged", "notified"]
+        assert [s.mentions for s in store.samples(incident_id)][-3:] == [40, 90, 80]
+        row = store.incident(incident_id)
+        assert row is not None and row.peak_level == "crisis" and row.acknowledged_by == "jane"
+        assert recorder.flush() and len(store.timeline(incident_id)) == 4  # nothing twice
+        store.close()
 
 
 def test_concurrent_writes_while_ingesting(url: str) -> None:
