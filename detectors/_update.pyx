@@ -17,7 +17,8 @@ The Python modules use these functions when this module imports (``detectors.sur
 """
 
 from cpython.array cimport array
-from libc.math cimport copysign, exp, floor, fmod, log10, pow, sqrt
+from cpython.buffer cimport PyBUF_ND, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from libc.math cimport copysign, exp, fabs, floor, fmod, frexp, ldexp, log10, nearbyint, pow, signbit, sqrt
 from scipy.special.cython_special cimport betainc
 
 DEF MAX_SPANS = 16  # windows per detector handled here (more: the Python methods)
@@ -40,10 +41,14 @@ cdef double SQUARE = 0.0
 _SQUARE_EXPONENT = 2.0
 cdef double NAN = float("nan")
 cdef long CRISIS = 3, WARNING = 2, WATCH = 1
+#: whether numpy adds a Python float to a float16 as :func:`_half_add` does (NEP 50, numpy >= 2);
+#: otherwise the weekly memory is learned by the Python method
+cdef bint HALF_ADD = False
 
 
 cdef int _bind() except -1:
-    global Reading, Assessment, TINY, MAX_SURPRISE, SQUARE
+    global Reading, Assessment, TINY, MAX_SURPRISE, SQUARE, HALF_ADD
+    import numpy
     from detectors import crisis, negbin, seasonal, surge
 
     if (
@@ -58,6 +63,7 @@ cdef int _bind() except -1:
     TINY = negbin._TINY
     MAX_SURPRISE = negbin.MAX_SURPRISE
     SQUARE = _SQUARE_EXPONENT
+    HALF_ADD = int(numpy.__version__.split(".")[0]) >= 2
     Reading = surge.Reading
     Assessment = crisis.Assessment
     return 0
@@ -90,6 +96,62 @@ cdef inline long _mod(long a, long b) noexcept:
 
 cdef inline double _ratio(double a, double b) noexcept:
     return a / b if b > 0 else 0.0
+
+
+# -- float16, as numpy rounds it (the weekly memory of the baseline) ------------------------------------
+cdef inline double _half_value(unsigned short h) noexcept:
+    """The value of the float16 with bits ``h`` (finite ones; exact)."""
+    cdef long e = (h >> 10) & 0x1F
+    cdef double v = ldexp(<double>(h & 0x3FF), -24) if e == 0 else ldexp(<double>((h & 0x3FF) | 0x400), e - 25)
+    return -v if h & 0x8000 else v
+
+
+cdef inline double _round_half(double x) noexcept:
+    """``x`` (finite, ``|x| < 65504``) rounded to the nearest float16, ties to even (numpy's
+    ``npy_double_to_half``, and ``npy_float_to_half`` of a float)."""
+    cdef int e
+    if x == 0.0:
+        return x
+    frexp(x, &e)
+    cdef double q = ldexp(1.0, (e if e > -13 else -13) - 11)  # the spacing of float16s around x
+    return nearbyint(x / q) * q
+
+
+cdef inline unsigned short _half_bits(double y) noexcept:
+    """The bits of the float16 of value ``y`` (a float16 value, ``|y| <= 65504``)."""
+    cdef unsigned short sign = 0x8000 if signbit(y) else 0
+    cdef double a = fabs(y)
+    cdef int e
+    cdef double m
+    if a == 0.0:
+        return sign
+    m = frexp(a, &e)
+    if e >= -13:
+        return sign | <unsigned short>((e + 14) << 10) | <unsigned short>(<long>ldexp(m, 11) - 1024)
+    return sign | <unsigned short><long>ldexp(a, 24)
+
+
+cdef inline bint _half_add(unsigned short h, double v, unsigned short* out) noexcept:
+    """``h + v`` as numpy >= 2 computes a float16 plus a Python float (``v`` rounded to float16,
+    the sum in float32, rounded to float16); False (``out`` untouched) where that could overflow."""
+    if not fabs(v) < 65504.0:
+        return False
+    cdef float s = <float>_half_value(h) + <float>_round_half(v)
+    if not fabs(s) < 65504.0:
+        return False
+    out[0] = _half_bits(_round_half(<double>s))
+    return True
+
+
+def half_add(double h, double v):
+    """``float(np.float16(h) + v)`` by :func:`_half_add` (``h`` a float16 value; for tests), or None
+    where it leaves the sum to numpy."""
+    cdef unsigned short out
+    if not fabs(h) <= 65504.0 or _round_half(h) != h:
+        raise ValueError(f"h: {h} is no finite float16")
+    if not _half_add(_half_bits(h), v, &out):
+        return None
+    return _half_value(out)
 
 
 # -- tails (detectors.negbin, detectors.binomial) --------------------------------------------------------
@@ -165,13 +227,66 @@ cdef double _seasonal(object b, double t) except? -1.0:
         seen_obj = b._week_seen
         seen = <const unsigned char*>(<char*>seen_obj)
         if seen[ws >> 3] & bit and seen[WEEK_BYTES + (ws >> 3)] & bit:
-            w = b._week
-            week = float(min(w[1, ws], w[2, ws]))
+            week = _week_min(b._week, ws)
             base = week if week > base else base
     cdef double value = base * <double>b._scale
     b._memo_t = t
     b._memo = value
     return value
+
+
+cdef int _week_buffer(object week, Py_buffer* view) except -1:
+    """``view`` on the weekly memory (3 x WEEK_SLOTS float16); 0 where it is something else."""
+    if PyObject_GetBuffer(week, view, PyBUF_ND | PyBUF_WRITABLE) < 0:
+        return 0
+    if view.ndim == 2 and view.itemsize == 2 and view.shape[0] == 3 and view.shape[1] == WEEK_SLOTS:
+        return 1
+    PyBuffer_Release(view)
+    return 0
+
+
+cdef double _week_min(object week, long ws) except? -1.0:
+    """``float(min(week[_LAST, ws], week[_BEFORE, ws]))``."""
+    cdef Py_buffer view
+    cdef unsigned short* bits
+    cdef double last, before
+    if not _week_buffer(week, &view):
+        return float(min(week[1, ws], week[2, ws]))
+    bits = <unsigned short*>view.buf
+    last = _half_value(bits[WEEK_SLOTS + ws])
+    before = _half_value(bits[2 * WEEK_SLOTS + ws])
+    PyBuffer_Release(&view)
+    return before if before < last else last
+
+
+cdef int _learn_week(object b, long slot, double per_slot) except -1:
+    """``SeasonalBaseline._learn_week`` (a new week, or numpy < 2: the Python method)."""
+    cdef long shifted = slot - WEEK_SHIFT
+    cdef long ws = _mod(shifted, WEEK_SLOTS)
+    cdef long week = (shifted - ws) // WEEK_SLOTS
+    if not HALF_ADD or week != <long>b._week_index:
+        b._learn_week(slot, per_slot)
+        return 0
+    cdef bytearray counts = b._week_n
+    cdef unsigned char* week_n = <unsigned char*>(<char*>counts)
+    cdef long n = week_n[ws]
+    if n >= 255:
+        return 0
+    cdef Py_buffer view
+    cdef unsigned short* bits
+    cdef unsigned short out
+    if not _week_buffer(b._week, &view):
+        b._learn_week(slot, per_slot)
+        return 0
+    bits = <unsigned short*>view.buf
+    if not _half_add(bits[ws], (per_slot - _half_value(bits[ws])) / <double>(n + 1), &out):
+        PyBuffer_Release(&view)
+        b._learn_week(slot, per_slot)
+        return 0
+    bits[ws] = out
+    PyBuffer_Release(&view)
+    week_n[ws] = <unsigned char>(n + 1)
+    return 0
 
 
 cdef inline double _level(object b) except? -1.0:
@@ -223,7 +338,7 @@ cdef int _learn(object b, double t, double count, double weight) except -1:
         b._lvl_obs = lvl_obs + a * (count - lvl_obs)
         b._lvl_exp = lvl_exp + a * (seasonal - lvl_exp)
     if b.weekly:
-        b._learn_week(slot, per_slot)
+        _learn_week(b, slot, per_slot)
     learned += 1
     b._n = learned
     b._mean = mean + (per_slot - mean) / <double>(learned if learned < 2000 else 2000)
