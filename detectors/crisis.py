@@ -40,7 +40,7 @@ from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 try:  # the per-bucket update compiled (detectors/_update.pyx): the same results, a fraction of the CPU
     from detectors import _update as _core
 except ImportError:  # not built: the Python methods below do it all
-    _core = None
+    _core = None  # type: ignore[assignment]
 
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
 #: Windows of at most this many minutes that fire show a surge going on now (see ``fade_surprise``).

@@ -40,7 +40,7 @@ from detectors.seasonal import SeasonalBaseline
 try:  # the per-bucket update compiled (detectors/_update.pyx): the same results, a fraction of the CPU
     from detectors import _update as _core
 except ImportError:  # not built: the Python methods below do it all
-    _core = None
+    _core = None  # type: ignore[assignment]
 
 DEFAULT_WINDOWS = (1, 5, 15, 60, 240)
 

@@ -95,7 +95,7 @@ class TermBaseline:
             self._scale = 1.0
         inc = 1.0 / self._scale
         if _termsketch is not None and type(terms) in (dict, Counter):
-            _termsketch.add_counts(self._cells, terms, self.width, inc)  # type: ignore[arg-type]
+            _termsketch.add_counts(self._cells, terms, self.width, inc)
             return
         cells, width, crc32 = self._cells, self.width, zlib.crc32
         for term, count in terms.items():  # _cell(), inline: every term of every calm bucket
