@@ -17,6 +17,8 @@ The Python modules use these functions when this module imports (``detectors.sur
 """
 
 from cpython.array cimport array
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.buffer cimport PyBUF_ND, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from libc.math cimport copysign, exp, fabs, floor, fmod, frexp, ldexp, log10, nearbyint, pow, signbit, sqrt
 from scipy.special.cython_special cimport betainc
@@ -32,7 +34,14 @@ cdef long WEEK_BYTES = WEEK_SLOTS // 8
 # bound on first use (the Python modules import this one while they are being imported)
 cdef object Reading = None
 cdef object Assessment = None
-cdef object tuple_new = tuple.__new__
+
+cdef extern from "Python.h":
+    object PyType_GenericAlloc(object type, Py_ssize_t nitems)
+
+
+cdef inline object _put(object tup, Py_ssize_t i, object value):
+    Py_INCREF(value)
+    PyTuple_SET_ITEM(tup, i, value)  # steals the reference
 cdef double TINY = 0.0
 cdef double MAX_SURPRISE = 0.0
 #: the exponent of ``(o - e) ** 2``, as Python computes it (``pow``): a variable, so that the C
@@ -351,10 +360,48 @@ cdef object _reading(
     double window_observed, double window_expected, bint triggered, double low, bint learning,
     bint missing, bint by_cusum,
 ):
-    return tuple_new(Reading, (
-        t, observed, expected, lo, hi, surprise, window, window_observed, window_expected, triggered,
-        low, learning, missing, by_cusum,
-    ))
+    """A :class:`~detectors.surge.Reading` of these fields: what ``tuple.__new__(Reading, fields)`` makes,
+    without the tuple of the fields."""
+    r = PyType_GenericAlloc(Reading, 14)
+    _put(r, 0, t)
+    _put(r, 1, observed)
+    _put(r, 2, expected)
+    _put(r, 3, lo)
+    _put(r, 4, hi)
+    _put(r, 5, surprise)
+    _put(r, 6, window)
+    _put(r, 7, window_observed)
+    _put(r, 8, window_expected)
+    _put(r, 9, triggered)
+    _put(r, 10, low)
+    _put(r, 11, learning)
+    _put(r, 12, missing)
+    _put(r, 13, by_cusum)
+    return r
+
+
+cdef object _assessment(
+    object t, long severity, str kind, bint buzz, bint silent, bint learning, object volume, object negative,
+    double share, double share_baseline, double score, object topic_window,
+):
+    """An :class:`~detectors.crisis.Assessment` of these fields (no topic looked at yet)."""
+    r = PyType_GenericAlloc(Assessment, 15)
+    _put(r, 0, t)
+    _put(r, 1, severity)
+    _put(r, 2, kind)
+    _put(r, 3, buzz)
+    _put(r, 4, silent)
+    _put(r, 5, learning)
+    _put(r, 6, volume)
+    _put(r, 7, negative)
+    _put(r, 8, share)
+    _put(r, 9, share_baseline)
+    _put(r, 10, score)
+    _put(r, 11, topic_window)
+    _put(r, 12, "")
+    _put(r, 13, 0.0)
+    _put(r, 14, False)
+    return r
 
 
 def surge_update(object det, object t, object observed, object given, bint missing, bint learn_own):
@@ -418,11 +465,13 @@ cdef object _surge(
 
     # -- _judge
     cdef double learned_seconds = det._learned_seconds
-    cdef bint learning = learned_seconds < <double>det.warmup
+    cdef double warmup = det.warmup
+    cdef bint learning = learned_seconds < warmup
+    cdef double cusum_prev = 0.0, cusum_k = 0.0
     cdef list disp = det._disp
     cdef double sd, lo, hi, oi, ei, s, r, best_s, fired_ratio, fired_s, low, trigger, min_excess
     cdef double cusum, cusum_surprise, d0
-    cdef Py_ssize_t best_i, fired_i
+    cdef Py_ssize_t best_i = 0, fired_i = -1
     cdef object reading
     cdef list minutes
     if missing:
@@ -463,8 +512,10 @@ cdef object _surge(
                     False,
                 )
             else:
-                cusum = <double>det._cusum * 0.995 + (observed - expected) / (0.5 if 0.5 > sd else sd)
-                cusum = cusum - <double>det.cusum_k
+                cusum_prev = det._cusum
+                cusum_k = det.cusum_k
+                cusum = cusum_prev * 0.995 + (observed - expected) / (0.5 if 0.5 > sd else sd)
+                cusum = cusum - cusum_k
                 cusum = cusum if cusum > 0.0 else 0.0
                 cusum_surprise = trigger * cusum / <double>det.cusum_h
                 if cusum_surprise > best_s:
@@ -489,7 +540,8 @@ cdef object _surge(
     cdef double surprise = reading[5]
     cdef double low_surprise = reading[10]
     cdef bint surprised = surprise >= gate or low_surprise >= gate
-    cdef double surprised_for = (<double>det._surprised_for + <double>det.bucket_seconds) if surprised else 0.0
+    cdef double bucket_seconds = det.bucket_seconds
+    cdef double surprised_for = (<double>det._surprised_for + bucket_seconds) if surprised else 0.0
     det._surprised_for = surprised_for
     cdef double weight = 1.0, ramp, adapt_after
     if surprised and not learning:
@@ -505,21 +557,24 @@ cdef object _surge(
         _learn(baseline, t, observed, weight)
     else:
         det._baseline = None
-    if not surprised and learned_seconds >= <double>det.warmup / 2:
+    if not surprised and learned_seconds >= warmup / 2:
         _learn_dispersion(det, k, span_of, filled, o, e, disp)
     cdef double z
     if not learning:
         d0 = disp[0]
         sd = sqrt(expected + d0 * expected * expected)
         z = (observed - expected) / (0.5 if 0.5 > sd else sd)
-        cusum = <double>det._cusum * 0.995 + z - <double>det.cusum_k
+        if fired_i >= 0:  # the judge did not read them
+            cusum_prev = det._cusum
+            cusum_k = det.cusum_k
+        cusum = cusum_prev * 0.995 + z - cusum_k
         det._cusum = cusum if cusum > 0.0 else 0.0
     # _push, with the sums computed above
     for i in range(k):
         sum_o[i] = o[i]
         sum_e[i] = e[i]
     _push(det, observed, expected, k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, False)
-    det._learned_seconds = learned_seconds + <double>det.bucket_seconds
+    det._learned_seconds = learned_seconds + bucket_seconds
     return reading
 
 
@@ -661,10 +716,10 @@ cdef object _assess(object det, object vol, object neg, list totals):
     cdef double share
     if vol[11] or vol[12] or silent:
         share = _ratio(neg[1], vol[1])
-        return tuple_new(Assessment, (
-            vol[0], 0, "silent" if silent else "", False, silent, bool(vol[11]) and not silent, vol, neg,
-            share, baseline, 0.0, 0, "", 0.0, False,
-        ))
+        return _assessment(
+            vol[0], 0, "silent" if silent else "", False, silent, vol[11] and not silent, vol, neg, share,
+            baseline, 0.0, 0,
+        )
     negative_det = det._negative
     cdef list minutes = negative_det._minutes
     cdef Py_ssize_t idx = minutes.index(neg[6])
@@ -704,10 +759,7 @@ cdef object _assess(object det, object vol, object neg, list totals):
         score = 1.0 - exp(-<double>neg[5] / 8.0)
     kind = "crisis" if severity else ("buzz" if buzz else "")
     topic_window = _sustained_window(det, negative_det, minutes, totals, baseline) if severity < WARNING else 0
-    return tuple_new(Assessment, (
-        vol[0], severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window, "", 0.0,
-        False,
-    ))
+    return _assessment(vol[0], severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window)
 
 
 cdef object _sustained_window(object det, object negative_det, list minutes, list totals, double baseline):
