@@ -23,7 +23,8 @@ from cpython.buffer cimport PyBUF_ND, PyBUF_WRITABLE, PyBuffer_Release, PyObject
 from libc.math cimport copysign, exp, fabs, floor, fmod, frexp, ldexp, log10, nearbyint, pow, signbit, sqrt
 from scipy.special.cython_special cimport betainc
 
-DEF MAX_SPANS = 16  # windows per detector handled here (more: the Python methods)
+cdef enum:
+    MAX_SPANS = 16  # windows per detector handled here (more: the Python methods)
 
 cdef long SLOT_SECONDS = 300
 cdef long DAY_SLOTS = 288
@@ -35,13 +36,6 @@ cdef long WEEK_BYTES = WEEK_SLOTS // 8
 cdef object Reading = None
 cdef object Assessment = None
 
-cdef extern from "Python.h":
-    object PyType_GenericAlloc(object type, Py_ssize_t nitems)
-
-
-cdef inline object _put(object tup, Py_ssize_t i, object value):
-    Py_INCREF(value)
-    PyTuple_SET_ITEM(tup, i, value)  # steals the reference
 cdef double TINY = 0.0
 cdef double MAX_SURPRISE = 0.0
 #: the exponent of ``(o - e) ** 2``, as Python computes it (``pow``): a variable, so that the C
@@ -53,6 +47,9 @@ cdef long CRISIS = 3, WARNING = 2, WATCH = 1
 #: whether numpy adds a Python float to a float16 as :func:`_half_add` does (NEP 50, numpy >= 2);
 #: otherwise the weekly memory is learned by the Python method
 cdef bint HALF_ADD = False
+
+cdef extern from "Python.h":
+    object PyType_GenericAlloc(object type, Py_ssize_t nitems)
 
 
 cdef int _bind() except -1:
@@ -352,6 +349,12 @@ cdef int _learn(object b, double t, double count, double weight) except -1:
     b._n = learned
     b._mean = mean + (per_slot - mean) / <double>(learned if learned < 2000 else 2000)
     return 0
+
+
+cdef inline object _put(object tup, Py_ssize_t i, object value):
+    """Item ``i`` of the new tuple (of a tuple type) ``tup``."""
+    Py_INCREF(value)
+    PyTuple_SET_ITEM(tup, i, value)  # steals the reference
 
 
 # -- the surge detector (detectors.surge.SurgeDetector) ---------------------------------------------------

@@ -241,8 +241,10 @@ class CrisisDetector(base.AnomalyDetector):
         if self._silent:
             x = {**x, "missing": True}
         vol = self._volume.update(x)
-        learn = self._learn if _core is None else partial(_core.crisis_learn, self)
-        return learn(vol, mentions, float(x.get("negative") or 0.0), bool(x.get("missing")), x)
+        negative, missing = float(x.get("negative") or 0.0), bool(x.get("missing"))
+        if _core is not None:
+            return _core.crisis_learn(self, vol, mentions, negative, missing, x)
+        return self._learn(vol, mentions, negative, missing, x)
 
     def update_counts(self, t: float, mentions: float, negative: float) -> Assessment:
         """:meth:`update` of ``{"t": t, "mentions": mentions, "negative": negative}`` without the dict

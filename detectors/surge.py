@@ -275,13 +275,12 @@ class SurgeDetector(base.AnomalyDetector):
     def update(self, x: Mapping[Hashable, Any]) -> Reading:
         """Judge one bucket, then learn it; returns the reading (what the radar uses)."""
         given = x.get(self._expected_key)
-        return (self._update if _core is None else partial(_core.surge_update, self))(
-            float(x["t"]),
-            float(x.get(self.signal) or 0.0),
-            None if given is None else float(given),
-            bool(x.get("missing")),
-            self._expected_key not in x,
-        )
+        t, observed = float(x["t"]), float(x.get(self.signal) or 0.0)
+        expected = None if given is None else float(given)
+        missing, learn_own = bool(x.get("missing")), self._expected_key not in x
+        if _core is not None:
+            return _core.surge_update(self, t, observed, expected, missing, learn_own)
+        return self._update(t, observed, expected, missing, learn_own)
 
     def update_counts(
         self, t: float, observed: float, expected: float | None = None, missing: bool = False
