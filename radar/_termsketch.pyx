@@ -49,7 +49,7 @@ def crc32(str term):
 
 def add_counts(array cells, object terms, Py_ssize_t width, double inc):
     """``cells[crc32(term.encode("utf-8")) % width] += count * inc`` for every ``term, count`` of
-    ``terms``, in their order (a term that is no ``str``: ``TypeError``, as ``str.encode`` gives)."""
+    ``terms`` (a dict or a dict subclass such as ``Counter``), in their order."""
     if not isinstance(terms, dict):
         raise TypeError(f"terms: a dict (or Counter), not {type(terms).__name__}")
     if cells.typecode != "f" or width <= 0 or width > len(cells):
@@ -65,9 +65,10 @@ def add_counts(array cells, object terms, Py_ssize_t width, double inc):
     while PyDict_Next(terms, &pos, &key, &value):
         term = <object>key
         count = <object>value
-        if type(term) is not str:
-            raise TypeError(f"terms: {term!r} is no str")
-        if PyUnicode_IS_ASCII(term):  # the UTF-8 of ASCII is its characters, no copy needed
+        if type(term) is not str:  # a str subclass (numpy's str_ ...): its own encode, as in Python
+            encoded = bytes(term.encode("utf-8"))
+            h = _crc32(<const unsigned char*>(<char*>encoded), len(encoded))
+        elif PyUnicode_IS_ASCII(term):  # the UTF-8 of ASCII is its characters, no copy needed
             h = _crc32(<const unsigned char*>PyUnicode_DATA(term), PyUnicode_GET_LENGTH(term))
         else:
             encoded = PyUnicode_AsUTF8String(term)
