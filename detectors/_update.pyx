@@ -35,6 +35,7 @@ cdef long WEEK_BYTES = WEEK_SLOTS // 8
 # bound on first use (the Python modules import this one while they are being imported)
 cdef object Reading = None
 cdef object Assessment = None
+cdef object surging_of = None  # detectors.crisis._surging
 
 cdef double TINY = 0.0
 cdef double MAX_SURPRISE = 0.0
@@ -53,7 +54,7 @@ cdef extern from "Python.h":
 
 
 cdef int _bind() except -1:
-    global Reading, Assessment, TINY, MAX_SURPRISE, SQUARE, HALF_ADD
+    global Reading, Assessment, TINY, MAX_SURPRISE, SQUARE, HALF_ADD, surging_of
     import numpy
     from detectors import crisis, negbin, seasonal, surge
 
@@ -72,6 +73,7 @@ cdef int _bind() except -1:
     HALF_ADD = int(numpy.__version__.split(".")[0]) >= 2
     Reading = surge.Reading
     Assessment = crisis.Assessment
+    surging_of = crisis._surging
     return 0
 
 
@@ -690,7 +692,13 @@ def crisis_learn(object det, object vol, double mentions, double negative, bint 
             det._silent = True
             volume.mark_missing(volume.zero_run)
             negative_det.mark_missing(volume.zero_run)
-    assessment = _assess(det, vol, neg, volume._sum_o)
+    cdef list totals = volume._sum_o
+    assessment = _assess(det, vol, neg, totals)
+    cdef long severity = assessment[1]
+    if severity >= WARNING and <double>det.fade_surprise > 0:  # rare: the Python method
+        assessment = det._fade(assessment, list(totals))
+    elif severity == 0:
+        det._faded = False
     cdef double a
     if (
         assessment[1] == 0
@@ -774,12 +782,17 @@ cdef object _sustained_window(object det, object negative_det, list minutes, lis
     cdef double topic_ratio = det.topic_ratio
     cdef double min_excess = det.min_excess
     cdef Py_ssize_t i
+    cdef object surging = None
     for w in det.topic_windows:
         i = minutes.index(w)
         observed = sum_o[i]
         expected = sum_e[i]
         dispersion = disp[i]
         if observed < expected * topic_ratio or observed - expected < min_excess:
+            continue
+        if surging is None:  # rare: the Python function
+            surging = surging_of(negative_det, det.fade_surprise)
+        if not surging[minutes.index(w)]:
             continue
         total = totals[minutes.index(w)]
         share = _ratio(observed, total)
