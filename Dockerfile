@@ -17,6 +17,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
+# A C compiler and the C library's headers build the project's Cython extensions (the detectors'
+# per-bucket update, the term sketch); Python's headers come with the base image. Only in this stage:
+# the runtime image gets the virtualenv with the compiled modules, not the compiler.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc=4:12.2.0-3 libc6-dev=2.36-9+deb12u* \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN python -m venv /opt/venv
 
 WORKDIR /src
@@ -24,7 +31,8 @@ COPY pyproject.toml README.md ./
 COPY radar ./radar
 COPY detectors ./detectors
 COPY alerts ./alerts
-# pip builds the project's wheel (PEP 517, isolated build) and installs it with the runtime
+# pip builds the project's wheel (PEP 517, isolated build: Cython and scipy are fetched for it, see
+# pyproject.toml's build-system, and compile the extensions) and installs it with the runtime
 # dependencies and the `postgres` extra; not editable, no test tools. The dependencies resolve within
 # pyproject.toml's ranges at build time (there is no lock file): rebuilds may pick newer releases.
 RUN /opt/venv/bin/pip install ".[postgres]"

@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint typecheck pytest bench clean system-deps
 
-$(BIN)/radar: pyproject.toml
+# the Cython extensions are compiled by the install: a changed .pyx is rebuilt by installing again
+$(BIN)/radar: pyproject.toml detectors/_update.pyx radar/_termsketch.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -37,6 +37,11 @@ from detectors.binomial import upper_surprise as share_surprise
 from detectors.negbin import lower_surprise, upper_surprise
 from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 
+try:  # the per-bucket update compiled (detectors/_update.pyx): the same results, a fraction of the CPU
+    from detectors import _update as _core
+except ImportError:  # not built: the Python methods below do it all
+    _core = None  # type: ignore[assignment]
+
 CALM, WATCH, WARNING, CRISIS = 0, 1, 2, 3
 #: Windows of at most this many minutes that fire show a surge going on now (see ``fade_surprise``).
 FRESH_MINUTES = 15
@@ -236,11 +241,16 @@ class CrisisDetector(base.AnomalyDetector):
         if self._silent:
             x = {**x, "missing": True}
         vol = self._volume.update(x)
-        return self._learn(vol, mentions, float(x.get("negative") or 0.0), bool(x.get("missing")), x)
+        negative, missing = float(x.get("negative") or 0.0), bool(x.get("missing"))
+        if _core is not None:
+            return _core.crisis_learn(self, vol, mentions, negative, missing, x)
+        return self._learn(vol, mentions, negative, missing, x)
 
     def update_counts(self, t: float, mentions: float, negative: float) -> Assessment:
         """:meth:`update` of ``{"t": t, "mentions": mentions, "negative": negative}`` without the dict
         (what the radar calls for every bucket of every stream)."""
+        if _core is not None:
+            return _core.crisis_update_counts(self, t, mentions, negative)
         mentions = float(mentions or 0.0)
         if self._silent and mentions > 0:
             self._silent = False
@@ -251,7 +261,10 @@ class CrisisDetector(base.AnomalyDetector):
     def _learn(
         self, vol: Reading, mentions: float, negative: float, missing: bool, x: Mapping[Hashable, Any] | None
     ) -> Assessment:
-        """The rest of :meth:`update` once the volume is judged and learned (``x``: its dict, if any)."""
+        """The rest of :meth:`update` once the volume is judged and learned (``x``: its dict, if any).
+
+        The pure-Python version: ``_core.crisis_learn`` does the same when the extension is built.
+        """
         if self._share_all > 0:  # as _with_negative_expectation, without a dict to build
             expected = vol.expected * self.share_baseline
             neg = self._negative.update_counts(vol.t, negative, expected, missing)

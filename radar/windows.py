@@ -108,6 +108,13 @@ def _rank(kv: tuple[str, int]) -> tuple[int, str]:
     return -kv[1], kv[0]
 
 
+def _counter(counts: dict[str, int]) -> Counter[str]:
+    """``Counter(counts)`` without ``Counter.__init__`` (which, into an empty Counter, is this)."""
+    out: Counter[str] = Counter()
+    dict.update(out, counts)
+    return out
+
+
 #: What every empty closed bucket holds: closed buckets are read-only, so one of each is enough.
 #: (The usual bucket of a quiet stream is empty; a fresh Counter alone costs a microsecond.)
 _NO_AUTHORS: set[str] = set()
@@ -216,16 +223,20 @@ class Windower:
             return
         self.watermark = watermark
         size = self.bucket_seconds
+        streams = self._streams
         while True:
-            due = [s for s in self._streams.values() if s.next_close + size <= watermark]
-            if not due:
+            # the oldest bucket due (this runs for every stream at every tick: no list, one pass)
+            start = min(
+                (s.next_close for s in streams.values() if s.next_close + size <= watermark), default=None
+            )
+            if start is None:
                 return
-            start = min(s.next_close for s in due)
-            for name, windows in self._streams.items():
-                if windows.next_close != start or start + size > watermark:
+            end = start + size  # <= watermark: start is due
+            for name, windows in streams.items():
+                if windows.next_close != start:
                     continue
                 bucket = windows.open.pop(start, None) or _empty(name, start, size)
                 if len(bucket.terms) > TOP_TERMS:
-                    bucket.terms = Counter(top_terms(bucket.terms, TOP_TERMS))
-                windows.next_close = start + size
+                    bucket.terms = _counter(top_terms(bucket.terms, TOP_TERMS))
+                windows.next_close = end
                 yield bucket

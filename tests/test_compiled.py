@@ -1,0 +1,293 @@
+"""The compiled per-bucket code gives exactly what the pure-Python code gives.
+
+``detectors/_update.pyx`` (the detectors' update of a bucket) and ``radar/_termsketch.pyx`` (the term
+sketch's learning loop) are optional extension modules: without them the Python methods do the work.
+Here both run on the same random series and every field of every reading and assessment must be
+bit-identical (floats compared by their bits), and so must the pickled state, which must also round-trip
+between the two: a detector pickled while the extension is in use unpickles and carries on under either.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+import warnings
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import detectors.crisis as crisis_module
+import detectors.surge as surge_module
+import radar.terms as terms_module
+from detectors.crisis import Assessment, CrisisDetector
+from detectors.surge import SurgeDetector
+from radar.terms import TermBaseline
+
+CORE = surge_module._core
+SKETCH = terms_module._termsketch
+needs_core = pytest.mark.skipif(CORE is None, reason="detectors._update is not built")
+needs_sketch = pytest.mark.skipif(SKETCH is None, reason="radar._termsketch is not built")
+T0 = 1_772_409_600.0  # Monday 2 March 2026, 00:00 UTC
+PROTOCOL = 5  # as radar.checkpoint
+
+
+def test_the_extensions_are_built() -> None:
+    """``pip install`` compiles them (pyproject.toml): a failed build must not go unnoticed."""
+    assert CORE is not None and crisis_module._core is CORE
+    assert SKETCH is not None
+
+
+@contextmanager
+def pure_python() -> Iterator[None]:
+    """The pure-Python implementation, as where the extensions are not built."""
+    saved = surge_module._core, crisis_module._core, terms_module._termsketch
+    surge_module._core = crisis_module._core = None
+    terms_module._termsketch = None
+    try:
+        yield
+    finally:
+        surge_module._core, crisis_module._core, terms_module._termsketch = saved
+
+
+def assert_same(a: Any, b: Any, where: str = "") -> None:
+    """Field by field, floats by their bits (and their types, so no 1 for a 1.0)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, tuple) and hasattr(a, "_fields"):
+        for name in a._fields:
+            assert_same(getattr(a, name), getattr(b, name), f"{where}.{name}")
+    elif isinstance(a, float):
+        assert a.hex() == b.hex() or (math.isnan(a) and math.isnan(b)), f"{where}: {a!r} != {b!r}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+Bucket = tuple[
+    float, float, bool
+]  # mentions, negative, through update() (a dict) rather than update_counts()
+
+
+def series(seed: int, n: int, rate: float, bucket_seconds: int) -> list[Bucket]:
+    """A seasonal count series with a negative surge, a loud buzz and an outage (a run of zeros)."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        t = i * bucket_seconds
+        lam = rate * (1.0 + 0.6 * math.cos(2 * math.pi * t / 86_400)) * bucket_seconds / 60
+        share = 0.2
+        if 0.55 * n < i < 0.6 * n:
+            lam, share = lam * 5 + 3, 0.7
+        elif 0.7 * n < i < 0.72 * n:
+            lam *= 6
+        elif 0.85 * n < i < 0.9 * n:
+            lam = 0.0
+        mentions = float(np.random.default_rng(rnd.getrandbits(32)).poisson(lam))
+        negative = float(sum(rnd.random() < share for _ in range(int(mentions))))
+        if rnd.random() < 0.05:  # author-weighted counts are not integers
+            mentions, negative = mentions * 0.75, negative * 0.75
+        out.append((mentions, negative, rnd.random() < 0.3))
+    return out
+
+
+def run(det: CrisisDetector, buckets: list[Bucket], start: int, bucket_seconds: int) -> list[Assessment]:
+    out = []
+    for i, (mentions, negative, as_dict) in enumerate(buckets, start):
+        t = T0 + i * bucket_seconds
+        if as_dict:
+            out.append(det.update({"t": t, "mentions": mentions, "negative": negative}))
+        else:
+            out.append(det.update_counts(t, mentions, negative))
+    return out
+
+
+def both(
+    buckets: list[Bucket], bucket_seconds: int, **params: Any
+) -> tuple[list[Assessment], list[Assessment], bytes, bytes]:
+    """Assessments and the final pickled detector, compiled then pure Python."""
+    det = CrisisDetector(bucket_seconds=bucket_seconds, **params)
+    compiled = run(det, buckets, 0, bucket_seconds)
+    compiled_state = pickle.dumps(det, PROTOCOL)
+    with pure_python():
+        det = CrisisDetector(bucket_seconds=bucket_seconds, **params)
+        python = run(det, buckets, 0, bucket_seconds)
+        python_state = pickle.dumps(det, PROTOCOL)
+    return compiled, python, compiled_state, python_state
+
+
+@needs_core
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 700),
+    rate=st.sampled_from([0.0, 0.02, 0.3, 2.0, 9.0]),
+    bucket_seconds=st.sampled_from([60, 300]),
+    warmup_hours=st.sampled_from([0.0, 1.0, 4.0]),
+    surprise=st.sampled_from([3.0, 5.0]),
+)
+def test_crisis_detector_compiled_is_bit_identical(
+    seed: int, n: int, rate: float, bucket_seconds: int, warmup_hours: float, surprise: float
+) -> None:
+    buckets = series(seed, n, rate, bucket_seconds)
+    params = {"warmup": warmup_hours * 3600, "surprise": surprise, "silent_after": 1200.0}
+    compiled, python, compiled_state, python_state = both(buckets, bucket_seconds, **params)
+    for i, (a, b) in enumerate(zip(compiled, python, strict=True)):
+        assert_same(a, b, f"bucket {i}")
+    assert compiled_state == python_state
+
+
+@needs_core
+def test_weeks_of_data_are_bit_identical() -> None:
+    """Five weeks of 5-minute buckets: the weekly memory fills, rolls over and is read; a silent
+    source; the window sums re-summed (every 10,000 buckets)."""
+    buckets = series(7, 10_300, 3.0, 300)
+    compiled, python, compiled_state, python_state = both(buckets, 300, warmup=86_400.0)
+    for i, (a, b) in enumerate(zip(compiled, python, strict=True)):
+        assert_same(a, b, f"bucket {i}")
+    assert compiled_state == python_state
+    assert any(a.severity for a in compiled) and any(a.silent for a in compiled)
+    det = pickle.loads(compiled_state)
+    assert det.volume.baseline is not None and det.volume.baseline._week_seen.count(0) < 2 * 252
+    assert det.volume._pushes >= 10_000
+
+
+@needs_core
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 400),
+    given_share=st.floats(0.0, 1.0),
+    windows=st.sampled_from([(1, 5, 15, 60, 240), (5, 30), (1,)]),
+)
+def test_surge_detector_compiled_is_bit_identical(
+    seed: int, n: int, given_share: float, windows: tuple[int, ...]
+) -> None:
+    """The surge detector alone, with and without an expectation given, and buckets marked missing."""
+    buckets = series(seed, n, 1.5, 60)
+    rnd = random.Random(seed)
+    flags = [(rnd.random() < 0.05, rnd.random() < 0.3) for _ in buckets]
+
+    def go() -> tuple[list[Any], bytes]:
+        det = SurgeDetector(60, "mentions", windows, warmup=1800.0, trigger=4.0, min_excess=2.0)
+        out: list[Any] = []
+        for i, ((mentions, _neg, as_dict), (missing, with_expected)) in enumerate(
+            zip(buckets, flags, strict=True)
+        ):
+            t = T0 + i * 60.0
+            expected = mentions * given_share + 0.5 if with_expected else None
+            if as_dict:
+                x: dict[str, Any] = {"t": t, "mentions": mentions, "missing": missing}
+                if with_expected:
+                    x["expected_mentions"] = expected
+                out.append(det.update(x))
+            else:
+                out.append(det.update_counts(t, mentions, expected, missing))
+        return out, pickle.dumps(det, PROTOCOL)
+
+    compiled, compiled_state = go()
+    with pure_python():
+        python, python_state = go()
+    for i, (a, b) in enumerate(zip(compiled, python, strict=True)):
+        assert_same(a, b, f"bucket {i}")
+    assert compiled_state == python_state
+
+
+@needs_core
+def test_values_that_are_not_floats_take_the_python_path() -> None:
+    """Readings hold the values given (an int stays an int), as the Python method does."""
+    det, ref = SurgeDetector(60, warmup=0.0), SurgeDetector(60, warmup=0.0)
+    with pure_python():
+        expected = [ref.update_counts(T0 + i * 60, i % 4) for i in range(50)]
+    for i, want in enumerate(expected):
+        assert_same(det.update_counts(T0 + i * 60, i % 4), want, f"bucket {i}")
+
+
+@needs_core
+def test_pickles_round_trip_between_compiled_and_python() -> None:
+    """A detector pickled while the extension is in use unpickles (with it, or without it) and
+    carries on exactly as one that never stopped."""
+    buckets = series(3, 1500, 2.0, 60)
+    half = 800
+    with pure_python():
+        reference = run(CrisisDetector(60, warmup=3600.0), buckets, 0, 60)
+    det = CrisisDetector(60, warmup=3600.0)
+    run(det, buckets[:half], 0, 60)
+    blob = pickle.dumps(det, PROTOCOL)
+    for name, context in (("compiled", None), ("python", pure_python)):
+        restored = pickle.loads(blob)
+        if context is None:
+            rest = run(restored, buckets[half:], half, 60)
+        else:
+            with context():
+                rest = run(restored, buckets[half:], half, 60)
+        for i, (a, b) in enumerate(zip(rest, reference[half:], strict=True)):
+            assert_same(a, b, f"{name} bucket {half + i}")
+        assert (
+            pickle.loads(pickle.dumps(restored, PROTOCOL)).volume.current_sums()
+            == restored.volume.current_sums()
+        )
+
+
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(
+    h=st.integers(0, 0xFFFF).map(lambda b: float(np.uint16(b).view(np.float16))),
+    v=st.one_of(st.floats(-70_000, 70_000), st.floats(-1e-6, 1e-6), st.just(0.0)),
+)
+def test_float16_addition_is_numpys(h: float, v: float) -> None:
+    """The weekly memory's float16 update, as numpy (>= 2) does ``week[0, ws] += v``."""
+    if not math.isfinite(h) or int(np.__version__.split(".")[0]) < 2:
+        return
+    got = CORE.half_add(h, v)  # type: ignore[union-attr]
+    if got is None:  # near the float16 range: left to numpy
+        assert abs(v) >= 65504 or abs(h + v) >= 65000
+        return
+    week = np.zeros((3, 4), dtype=np.float16)
+    week[0, 1] = h
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        week[0, 1] += v
+    assert np.float16(got).view(np.uint16) == week[0, 1].view(np.uint16)
+
+
+WORDS = ["flight", "cancelled", "refund", "café", "naïve", "日本", "a", "x" * 40]
+
+
+@needs_sketch
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), width=st.sampled_from([16, 1000, 1024]))
+def test_term_sketch_compiled_is_bit_identical(seed: int, width: int) -> None:
+    def go() -> bytes:
+        rnd = random.Random(seed)
+        baseline = TermBaseline(width=width, half_life_buckets=40.0)  # the lazy decay folds, too
+        for _ in range(400):
+            terms = Counter(
+                {
+                    rnd.choice(WORDS) + str(rnd.randint(0, 500)): rnd.randint(1, 9)
+                    for _ in range(rnd.randint(0, 30))
+                }
+            )
+            if rnd.random() < 0.1:  # str subclasses (numpy's str_) encode themselves
+                terms = Counter({np.str_(term): count for term, count in terms.items()})
+            baseline.learn(terms if rnd.random() < 0.8 else dict(terms), sum(terms.values()))
+        return pickle.dumps(baseline, PROTOCOL)
+
+    compiled = go()
+    with pure_python():
+        assert go() == compiled
+
+
+@needs_sketch
+@given(st.text(max_size=40))
+def test_term_sketch_crc32_is_zlibs(term: str) -> None:
+    try:
+        encoded = term.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: no UTF-8, in either
+        return
+    assert SKETCH.crc32(term) == zlib.crc32(encoded)  # type: ignore[union-attr]
