@@ -393,6 +393,10 @@ def _unpack(amplification: float, packed: bytes | Post) -> Post:
     return Post(amplification, id_, url, author, followers, reshares, text)
 
 
+#: ``b -> min(b + 1, TOP_POSTS)`` for ``bytes.translate``: one more beating post for each candidate.
+_ONE_MORE = bytes(min(b + 1, TOP_POSTS) for b in range(256))
+
+
 class _Candidates:
     """Candidate top posts, least amplified first: ``(post, bucket start, more amplified posts in
     later buckets)`` in tuple order, as columns (the post packed, see :func:`_pack`)."""
@@ -458,14 +462,13 @@ class _Candidates:
             beaten_by_new = self._below((top,))  # a tie in amplification: the whole posts decide
         if beaten_by_new:
             n = len(new)
-            if n == 1:  # the usual bucket of a quiet stream: one more for each
+            if n == 1:  # the usual bucket of a quiet stream: one more for each (in C: a byte table)
+                beaten[:beaten_by_new] = beaten[:beaten_by_new].translate(_ONE_MORE)
                 dropped = []
-                for j in range(beaten_by_new):
-                    b = beaten[j] + 1
-                    if b < TOP_POSTS:
-                        beaten[j] = b
-                    else:
-                        dropped.append(j)
+                j = beaten.find(TOP_POSTS, 0, beaten_by_new)
+                while j >= 0:
+                    dropped.append(j)
+                    j = beaten.find(TOP_POSTS, j + 1, beaten_by_new)
             else:
                 ranked = sorted(new)
                 ranked_amplifications = [float(p.amplification) for p in ranked]
