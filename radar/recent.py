@@ -440,6 +440,14 @@ class _Candidates:
             lo += 1
         return lo
 
+    def _below_post(self, post: Post) -> int:
+        """How many candidates hold a post ordered before ``post`` (``_below((post,))``)."""
+        a = float(post.amplification)
+        below = bisect_left(self.amplifications, a)
+        if below < len(self.amplifications) and self.amplifications[below] == a:
+            below = self._below((post,))  # a tie in amplification: the whole posts decide
+        return below
+
     def _not_above(self, key: tuple[Any, ...]) -> int:
         """How many candidates are ordered before ``key`` or equal to it (``bisect_right``)."""
         a = float(key[0].amplification)
@@ -461,24 +469,17 @@ class _Candidates:
         if beaten_by_new < len(amplifications) and amplifications[beaten_by_new] == a:
             beaten_by_new = self._below((top,))  # a tie in amplification: the whole posts decide
         if beaten_by_new:
-            n = len(new)
-            if n == 1:  # the usual bucket of a quiet stream: one more for each (in C: a byte table)
-                beaten[:beaten_by_new] = beaten[:beaten_by_new].translate(_ONE_MORE)
-                dropped = []
-                j = beaten.find(TOP_POSTS, 0, beaten_by_new)
-                while j >= 0:
-                    dropped.append(j)
-                    j = beaten.find(TOP_POSTS, j + 1, beaten_by_new)
-            else:
-                ranked = sorted(new)
-                ranked_amplifications = [float(p.amplification) for p in ranked]
-                for j in range(beaten_by_new):
-                    a = amplifications[j]
-                    hi = bisect_right(ranked_amplifications, a)
-                    if hi and ranked_amplifications[hi - 1] == a:  # a tie: the whole posts decide
-                        hi = bisect_right(ranked, self.post(j), bisect_left(ranked_amplifications, a), hi)
-                    beaten[j] = min(TOP_POSTS, beaten[j] + n - hi)  # the new posts more amplified than it
-                dropped = [j for j in range(beaten_by_new) if beaten[j] == TOP_POSTS]
+            # each new post beats the candidates ordered below it: a prefix of them (one more each,
+            # in C: a byte table), for a quiet bucket's one post as for a busy bucket's few
+            for post in new:
+                below = beaten_by_new if post is top else self._below_post(post)
+                if below:
+                    beaten[:below] = beaten[:below].translate(_ONE_MORE)
+            dropped = []
+            j = beaten.find(TOP_POSTS, 0, beaten_by_new)
+            while j >= 0:
+                dropped.append(j)
+                j = beaten.find(TOP_POSTS, j + 1, beaten_by_new)
             for j in reversed(dropped):  # beaten TOP_POSTS times: never among the top again
                 del amplifications[j], starts[j], beaten[j], kept[j]
         for original in new:
