@@ -317,9 +317,7 @@ class CrisisDetector(base.AnomalyDetector):
             fields = (vol.t, CALM, kind, False, self._silent, learning, vol, neg, share, baseline, 0.0)
             return _assessment((*fields, 0, "", 0.0, False))
         # the negative share over the window the negatives are judged on
-        minutes = self._negative.window_minutes
-        idx = minutes.index(neg.window)
-        total = totals[idx]
+        total = totals[self._negative.window_minutes.index(neg.window)]
         share = _ratio(neg.window_observed, total)
         share_up = self._share_up(neg.window_observed, total, baseline)
         severity = self._grade(neg.triggered, neg.surprise, neg.ratio, neg.excess) if share_up else CALM
