@@ -319,6 +319,9 @@ class PostgresServer:
         """Stop the server but keep its cluster (an outage): :meth:`resume` starts it again."""
         if self.tmpdir is None:
             raise PostgresServerError("the server is not started")
+        self._stop_postmaster()
+
+    def _stop_postmaster(self) -> None:
         self._run(
             [self.bindir / "pg_ctl", "stop", "--pgdata", self.datadir, "--mode", "fast", "--wait"],
             "stopping PostgreSQL",
@@ -347,11 +350,7 @@ class PostgresServer:
         atexit.unregister(self.stop)
         try:
             if (self.datadir / "postmaster.pid").exists():
-                self._run(
-                    [self.bindir / "pg_ctl", "stop", "--pgdata", self.datadir, "--mode", "fast", "--wait"],
-                    "stopping PostgreSQL",
-                    timeout=60,
-                )
+                self._stop_postmaster()
         finally:
             self.tmpdir = None
             self.port = None
