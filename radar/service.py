@@ -203,6 +203,7 @@ class RadarService:
         self._lock = threading.RLock()
         self._scheduler: BackgroundScheduler | None = None
         self._checkpoint_seq = 0
+        self._action_marks: dict[str, int] = {}  # checkpoint file -> the action log's mark when taken
         self._checkpoint_at: float | None = None
         #: (newest event time, wall time it arrived): where the idle event clock runs from
         self._anchor: tuple[float, float] | None = None
@@ -449,7 +450,9 @@ class RadarService:
         with self._lock:
             seq = self.journal.last_seq
             now = self.clock.now()
+            actions = self.actions.mark()  # every action logged so far is in this checkpoint
             path = self.checkpointer.save(self.pipeline, seq, now=now)
+            self._action_marks[path.name] = actions
             self._checkpoint_seq = seq
             if self.supervisor.sources:
                 self._save_positions()
@@ -459,7 +462,20 @@ class RadarService:
         # keep what the oldest kept checkpoint still needs: a damaged newest one falls back losslessly
         oldest = self.checkpointer.oldest_journal_seq()
         self.journal.truncate_before(oldest if oldest is not None else seq)
+        with self._lock:
+            self._compact_actions()
         return path
+
+    def _compact_actions(self) -> None:
+        """Drop the logged actions that every kept checkpoint holds (those of a checkpoint written
+        by an earlier process are kept until it is pruned: its mark is not known)."""
+        kept = [p.name for p in self.checkpointer.paths()]
+        self._action_marks = {name: m for name, m in self._action_marks.items() if name in kept}
+        if kept and kept[0] in self._action_marks:
+            try:
+                self.actions.compact(self._action_marks[kept[0]])
+            except OSError as exc:  # the log stays as it was: longer, nothing lost
+                log.warning("cannot compact the action log: %s", exc)
 
     def flush_store(self) -> None:
         """Hand the incident writes spooled during a store outage back to the store, if it answers."""
