@@ -22,9 +22,11 @@
   deploy), :meth:`~JetstreamServer.reject_next` (handshakes answered with an HTTP error).
 * What each connection asked for and got: :attr:`JetstreamServer.connections`.
 
-:class:`ProfileServer` answers ``GET /xrpc/app.bsky.actor.getProfile?actor=DID`` the way the public
-AppView (``https://public.api.bsky.app``) does (``profileViewDetailed``; 400 ``Profile not found``),
-counts requests per actor, and fails on demand (:meth:`~ProfileServer.fail`) or slowly (``delay``).
+:class:`ProfileServer` answers ``GET /xrpc/app.bsky.actor.getProfile?actor=DID`` and
+``GET /xrpc/app.bsky.actor.getProfiles?actors=DID&actors=DID...`` the way the public AppView
+(``https://public.api.bsky.app``) does (``profileViewDetailed``; one actor unknown: 400 ``Profile not
+found``; several: the unknown ones left out of ``profiles``; over 25 actors: 400), counts lookups per
+actor and requests, and fails on demand (:meth:`~ProfileServer.fail`) or slowly (``delay``).
 
 Builders of realistic events (:func:`post_event`, :func:`like_event`, :func:`repost_event`,
 :func:`follow_event`, :func:`delete_event`, :func:`identity_event`, :func:`account_event`) use
@@ -565,7 +567,8 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class ProfileServer:
-    """``app.bsky.actor.getProfile`` on ``127.0.0.1`` (see the module doc). Use as a context manager.
+    """``app.bsky.actor.getProfile`` and ``getProfiles`` on ``127.0.0.1`` (see the module doc). Use as
+    a context manager.
 
     ``profiles`` maps DIDs to ``(handle, followers)``.
     """
@@ -573,7 +576,9 @@ class ProfileServer:
     def __init__(self, profiles: dict[str, tuple[str, int]] | None = None, *, delay: float = 0.0) -> None:
         self.profiles: dict[str, tuple[str, int]] = dict(profiles or {})
         self.delay = delay
-        self.requests: Counter[str] = Counter()  # actor -> requests
+        self.requests: Counter[str] = Counter()  # actor -> lookups (in either method)
+        self.calls = 0  # HTTP requests
+        self.sizes: list[int] = []  # actors asked for, per request
         self._failures: list[tuple[str | None, int]] = []
         self._always: dict[str | None, int] = {}
         self._lock = threading.Lock()
@@ -587,8 +592,8 @@ class ProfileServer:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def fail(self, status: int = 500, *, times: int | None = 1, did: str | None = None) -> None:
-        """Answer ``status`` to the next ``times`` lookups (of ``did`` only, if given); ``times=None``:
-        until :meth:`heal`."""
+        """Answer ``status`` to the next ``times`` requests (those asking for ``did`` only, if given);
+        ``times=None``: until :meth:`heal`."""
         with self._lock:
             if times is None:
                 self._always[did] = status
@@ -636,19 +641,33 @@ class ProfileServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @staticmethod
+    def _invalid(message: str) -> tuple[int, dict[str, Any]]:
+        return 400, {"error": "InvalidRequest", "message": message}
+
     def _answer(self, path: str) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(path)
-        if parts.path != "/xrpc/app.bsky.actor.getProfile":
+        query = parse_qs(parts.query)
+        if parts.path == "/xrpc/app.bsky.actor.getProfile":
+            actors, single = query.get("actor", [])[:1], True
+            if not actors:
+                return self._invalid('Error: Params must have the property "actor"')
+        elif parts.path == "/xrpc/app.bsky.actor.getProfiles":
+            actors, single = query.get("actors", []), False
+            if not actors:
+                return self._invalid('Error: Params must have the property "actors"')
+            if len(actors) > 25:
+                return self._invalid("Error: actors must not have more than 25 elements")
+        else:
             return 501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"}
-        actor = parse_qs(parts.query).get("actor", [""])[0]
-        if not actor:
-            return 400, {"error": "InvalidRequest", "message": 'Error: Params must have the property "actor"'}
         with self._lock:
-            self.requests[actor] += 1
-            status = self._always.get(actor) or self._always.get(None)
+            self.calls += 1
+            self.sizes.append(len(actors))
+            self.requests.update(actors)
+            status = next((self._always[a] for a in actors if a in self._always), self._always.get(None))
             if status is None:
                 for i, (did, code) in enumerate(self._failures):
-                    if did is None or did == actor:
+                    if did is None or did in actors:
                         status = code
                         del self._failures[i]
                         break
@@ -656,11 +675,16 @@ class ProfileServer:
             time.sleep(self.delay)
         if status is not None:
             return status, {"error": "InternalServerError", "message": "Internal Server Error"}
-        profile = self.profiles.get(actor)
-        if profile is None:
-            return 400, {"error": "InvalidRequest", "message": "Profile not found"}
-        handle, followers = profile
-        return 200, {
+        if single:
+            if actors[0] not in self.profiles:
+                return self._invalid("Profile not found")
+            return 200, self._view(actors[0])
+        return 200, {"profiles": [self._view(a) for a in actors if a in self.profiles]}
+
+    def _view(self, actor: str) -> dict[str, Any]:
+        """``app.bsky.actor.defs#profileViewDetailed`` of a known actor."""
+        handle, followers = self.profiles[actor]
+        return {
             "did": actor,
             "handle": handle,
             "displayName": handle.split(".")[0].title(),

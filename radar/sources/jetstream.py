@@ -37,8 +37,9 @@ The mention: ``id`` is the post's AT URI (``at://DID/app.bsky.feed.post/RKEY``, 
 replay), ``url`` its bsky.app link by DID (handles change, DIDs do not), ``created_at`` the post's
 ``createdAt`` unless that is later than when the network saw it (``time_us``), as Bluesky's own
 ``sortAt`` does, ``author`` the author's handle when known (else the DID) and ``author_followers``
-the follower count, both looked up lazily from ``{profile_api}/xrpc/app.bsky.actor.getProfile``
-(cached; a batch waits at most ``profile_timeout`` seconds for them, then goes with 0 followers).
+the follower count, both looked up lazily from ``{profile_api}/xrpc/app.bsky.actor.getProfiles`` (up
+to 25 authors a request; cached; a batch waits at most ``profile_timeout`` seconds for them, then
+goes with 0 followers).
 
 Batches: what arrived until ``max_batch`` mentions or ``max_wait`` seconds, whichever comes first; an
 empty batch every ``max_wait`` seconds while only non-matching events arrive, so the position advances.
@@ -245,10 +246,17 @@ def _timestamp(value: str) -> datetime | None:
 class _Profiles:
     """Follower counts and handles by DID: looked up in the background, cached (LRU with a TTL).
 
-    Failures (and "Profile not found") are cached for ``failure_ttl`` seconds; after five errors in a
-    row (5xx, 429, network) no lookup is made for ``failure_ttl`` seconds: the API is down or wants us
-    to slow down, and mentions go with 0 followers rather than wait.
+    Lookups are batched: the DIDs started while the event loop is busy go together, up to
+    ``BATCH`` per ``app.bsky.actor.getProfiles`` request (the lexicon's limit), at most
+    ``concurrency`` requests at a time. A DID the answer leaves out (deleted, deactivated, not
+    indexed yet) and the DIDs of a request refused with 400 are cached as unknown for
+    ``failure_ttl`` seconds; after five failed requests in a row (5xx, 429, network) no lookup is
+    made for ``failure_ttl`` seconds: the API is down or wants us to slow down, and mentions go with
+    0 followers rather than wait.
     """
+
+    #: ``actors`` per ``getProfiles`` request: the lexicon's ``maxLength``.
+    BATCH = 25
 
     def __init__(
         self,
@@ -258,19 +266,22 @@ class _Profiles:
         ttl: float,
         failure_ttl: float,
         capacity: int,
-        concurrency: int = 8,
+        concurrency: int = 4,
     ) -> None:
-        self.endpoint = api.rstrip("/") + "/xrpc/app.bsky.actor.getProfile"
+        self.endpoint = api.rstrip("/") + "/xrpc/app.bsky.actor.getProfiles"
         self.http, self._owns_http = http, http is None
         self.ttl, self.failure_ttl, self.capacity = ttl, failure_ttl, capacity
         self._cache: OrderedDict[str, tuple[float, int, str]] = OrderedDict()  # did -> (expires, n, handle)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._waiting: dict[str, asyncio.Future[None]] = {}  # did -> done when its lookup ends
+        self._queue: list[str] = []  # started, not requested yet
+        self._requests: set[asyncio.Task[None]] = set()
+        self._drainer: asyncio.Task[None] | None = None
         self._concurrency = concurrency
         self._slots: asyncio.Semaphore | None = None
         self._failing = 0
         self._down_until = 0.0
-        self.requests = 0
-        self.failures = 0
+        self.requests = 0  # HTTP requests made
+        self.failures = 0  # DIDs whose lookup failed or found no profile
 
     def known(self, did: str) -> tuple[int, str] | None:
         """``(followers, handle)`` if cached and fresh (``handle`` may be empty: unknown)."""
@@ -285,15 +296,19 @@ class _Profiles:
 
     def start(self, did: str) -> None:
         """Begin looking ``did`` up, unless cached, in flight, or the API is down."""
-        if did in self._tasks or self.known(did) is not None or time.monotonic() < self._down_until:
+        if did in self._waiting or self.known(did) is not None or time.monotonic() < self._down_until:
             return
-        self._tasks[did] = asyncio.get_running_loop().create_task(self._lookup(did))
+        loop = asyncio.get_running_loop()
+        self._waiting[did] = loop.create_future()
+        self._queue.append(did)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
 
     async def wait(self, dids: Iterable[str], timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the lookups of ``dids`` in flight."""
-        tasks = {self._tasks[d] for d in dids if d in self._tasks}
-        if tasks and timeout > 0:
-            await asyncio.wait(tasks, timeout=timeout)
+        pending = {self._waiting[d] for d in dids if d in self._waiting}
+        if pending and timeout > 0:
+            await asyncio.wait(pending, timeout=timeout)
 
     def learn_handle(self, did: str, handle: str) -> None:
         """An identity event told us ``did``'s new handle."""
@@ -301,34 +316,41 @@ class _Profiles:
         if entry is not None and handle:
             self._cache[did] = (entry[0], entry[1], handle)
 
-    async def _lookup(self, did: str) -> None:
+    async def _drain(self) -> None:
+        """Send the queued DIDs, ``BATCH`` per request, as request slots free up."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._concurrency)
+        await asyncio.sleep(0)  # the rest of what arrived with the first DID joins its request
+        while self._queue:
+            await self._slots.acquire()
+            batch, self._queue = self._queue[: self.BATCH], self._queue[self.BATCH :]
+            if not batch:  # taken while waiting for a slot (close)
+                self._slots.release()
+                break
+            task = asyncio.get_running_loop().create_task(self._lookup(batch, self._slots))
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+
+    async def _lookup(self, dids: list[str], slots: asyncio.Semaphore) -> None:
         try:
-            if self._slots is None:
-                self._slots = asyncio.Semaphore(self._concurrency)
-            async with self._slots:
-                if self.http is None:
-                    self.http = httpx.AsyncClient(timeout=5.0, headers={"user-agent": "crisis-radar"})
-                self.requests += 1
-                response = await self.http.get(self.endpoint, params={"actor": did})
-            if response.status_code == 400:  # "Profile not found" (deleted, deactivated, not indexed yet)
-                self.failures += 1
+            if self.http is None:
+                self.http = httpx.AsyncClient(timeout=5.0, headers={"user-agent": "crisis-radar"})
+            self.requests += 1
+            response = await self.http.get(self.endpoint, params=[("actors", d) for d in dids])
+            if response.status_code == 400:  # refused (a malformed identifier): no profiles
                 self._failing = 0
-                self._remember(did, self.failure_ttl, 0, "")
+                self._not_found(dids)
                 return
             response.raise_for_status()
-            body = response.json()
-            followers, handle = body.get("followersCount"), body.get("handle")
-            count = followers if type(followers) is int and followers >= 0 else 0
-            name = handle if type(handle) is str and handle != "handle.invalid" else ""
-            self._remember(did, self.ttl, count, name)
+            found = self._read(response.json(), set(dids))
+            self._not_found([d for d in dids if d not in found])
             self._failing = 0
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an unreachable or unhappy API costs the follower count, nothing else
-            self.failures += 1
             self._failing += 1
-            log.debug("profile of %s: %s", did, exc)
-            self._remember(did, self.failure_ttl, 0, "")
+            log.debug("profiles of %d DIDs: %s", len(dids), exc)
+            self._not_found(dids)
             if self._failing >= 5:
                 log.warning(
                     "profile API %s failing (%s): no lookups for %.0f s", self.endpoint, exc, self.failure_ttl
@@ -336,7 +358,33 @@ class _Profiles:
                 self._down_until = time.monotonic() + self.failure_ttl
                 self._failing = 0
         finally:
-            self._tasks.pop(did, None)
+            slots.release()
+            for did in dids:
+                done = self._waiting.pop(did, None)
+                if done is not None and not done.done():
+                    done.set_result(None)
+
+    def _read(self, body: Any, asked: set[str]) -> set[str]:
+        """Cache the profiles of a ``getProfiles`` answer; returns the DIDs it held."""
+        profiles = body.get("profiles") if type(body) is dict else None
+        if type(profiles) is not list:
+            raise ValueError("getProfiles answer without a profiles list")
+        found: set[str] = set()
+        for profile in profiles:
+            did = profile.get("did") if type(profile) is dict else None
+            if type(did) is not str or did not in asked:
+                continue
+            followers, handle = profile.get("followersCount"), profile.get("handle")
+            count = followers if type(followers) is int and followers >= 0 else 0
+            name = handle if type(handle) is str and handle != "handle.invalid" else ""
+            self._remember(did, self.ttl, count, name)
+            found.add(did)
+        return found
+
+    def _not_found(self, dids: list[str]) -> None:
+        self.failures += len(dids)
+        for did in dids:
+            self._remember(did, self.failure_ttl, 0, "")
 
     def _remember(self, did: str, ttl: float, followers: int, handle: str) -> None:
         self._cache[did] = (time.monotonic() + ttl, followers, handle)
@@ -348,11 +396,18 @@ class _Profiles:
         return len(self._cache)
 
     async def close(self) -> None:
-        for task in list(self._tasks.values()):
+        tasks = [t for t in (self._drainer, *self._requests) if t is not None]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        self._tasks.clear()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._requests.clear()
+        self._drainer = None
+        self._queue.clear()
+        for done in self._waiting.values():
+            if not done.done():
+                done.cancel()
+        self._waiting.clear()
         self._slots = None  # bound to this event loop; a restart may run in another
         if self._owns_http and self.http is not None:
             await self.http.aclose()
