@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the alerts
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its set-up, line by line
     try:
         return int(args.func(args))
     except ConfigError as exc:
@@ -340,6 +341,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from radar.demo import run_demo
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the demo's throw-away store: no news
 
     return run_demo(seed=args.seed, port=args.port, linger=args.linger, duration=args.duration)
 
