@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from alerts.escalation import IncidentEvent
 from alerts.incident import iso
 from alerts.level import Level
+from alerts.wording import headline_parts
 
 _ICONS = {Level.CALM: "✅", Level.WATCH: "👀", Level.WARNING: "🟠", Level.CRISIS: "🔴"}
 
@@ -31,14 +32,7 @@ def headline(event: IncidentEvent) -> str:
         until = f" until {iso(action.until)}" if action.until else ""
         return f"💤 Snoozed{until} by {action.actor}: {str(event.level).upper()} on {stream}"
     parts = [f"{_ICONS[event.level]} {str(event.level).upper()}: {stream}"]
-    if "ratio" in why and "window_minutes" in why:
-        parts.append(f"negative mentions {why['ratio']:.1f}× normal over {why['window_minutes']} min")
-    if "negative_share" in why:
-        parts.append(
-            f"{why['negative_share']:.0%} negative (usually {why.get('negative_share_baseline', 0.0):.0%})"
-        )
-    if why.get("top_terms"):
-        parts.append("about " + ", ".join(t["term"] for t in why["top_terms"][:3]))
+    parts += headline_parts(why, easing=event.type == "deescalated")
     return " — ".join(parts)
 
 

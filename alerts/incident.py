@@ -137,6 +137,11 @@ class Incident:
         return {}
 
     @property
+    def easing(self) -> bool:
+        """True while open and its latest level change went down (a de-escalation)."""
+        return self.is_open and len(self.levels) >= 2 and self.levels[-1].level < self.levels[-2].level
+
+    @property
     def acknowledged(self) -> Action | None:
         """The first acknowledgement, if anyone acknowledged the incident."""
         return first_acknowledgement(self.actions)

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.incident import Action, Incident, first_acknowledgement, iso, snooze_end
+from alerts.wording import headline_parts
 
 #: Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -78,6 +79,7 @@ class IncidentView:
     resolved_at: datetime | None = None
     why: dict[str, Any] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
+    easing: bool = False  # its latest level change went down: the why's last minutes lead
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentView:
@@ -93,6 +95,7 @@ class IncidentView:
             resolved_at=incident.resolved_at,
             why=why,
             actions=tuple(incident.actions),
+            easing=incident.easing,
         )
 
     @property
@@ -120,6 +123,7 @@ class IncidentView:
             "resolved_at": iso(self.resolved_at) if self.resolved_at else None,
             "why": self.why,
             "actions": [a.to_json() for a in self.actions],
+            "easing": self.easing,
         }
 
     @classmethod
@@ -136,6 +140,7 @@ class IncidentView:
             resolved_at=datetime.fromisoformat(resolved) if resolved else None,
             why=dict(data.get("why") or {}),
             actions=tuple(Action.from_json(a) for a in data.get("actions", [])),
+            easing=bool(data.get("easing", False)),
         )
 
 
@@ -187,16 +192,7 @@ def summary(view: IncidentView) -> str:
     if view.resolved:
         return clip(f"✅ RESOLVED: {name} (peak: {view.peak_level})", TEXT_CHARS)
     parts = [f"{ICONS.get(view.level, '')} {view.level.upper()}: {name}"]
-    if "ratio" in why and "window_minutes" in why:
-        parts.append(f"negative mentions {float(why['ratio']):.1f}× normal over {why['window_minutes']} min")
-    if "negative_share" in why:
-        parts.append(
-            f"{float(why['negative_share']):.0%} negative "
-            f"(usually {float(why.get('negative_share_baseline', 0.0)):.0%})"
-        )
-    terms = [str(t.get("term", "")) for t in why.get("top_terms", [])[:3]]
-    if terms:
-        parts.append("about " + ", ".join(terms))
+    parts += headline_parts(why, easing=view.easing)
     return clip(" — ".join(parts), TEXT_CHARS)
 
 
@@ -362,6 +358,8 @@ def reply_text(
     if event_type in ("opened", "escalated"):
         return f"{ICONS.get(view.level, '')} *{view.level.upper()}* {when(at)}{detail}{ping}"
     if event_type == "deescalated":
+        eased = headline_parts(why, easing=True)
+        detail = f": {'; '.join(eased[:2])}" if eased and eased[0].startswith("easing") else detail
         return f"{ICONS.get(view.level, '')} Down from {previous} to *{view.level}* {when(at)}{detail}"
     if event_type == "resolved":
         by = f" by {who(action)}" if action else ""

@@ -403,6 +403,24 @@ class CrisisDetector(base.AnomalyDetector):
                 return w
         return 0
 
+    def recent_negatives(self) -> tuple[int, float, float]:
+        """``(minutes, observed, expected)`` negatives over the longest window of at most
+        ``FRESH_MINUTES``, as learned (after :meth:`update`, this bucket included): what is
+        happening now, which a de-escalation shows next to the longer window that fired.
+
+        >>> det = CrisisDetector(bucket_seconds=60, warmup=3600)
+        >>> for i in range(120):
+        ...     _ = det.update({"t": i * 60.0, "mentions": 20.0, "negative": 4.0})
+        >>> minutes, observed, expected = det.recent_negatives()
+        >>> minutes, observed, round(expected)
+        (15, 60.0, 60)
+        """
+        minutes = [m for m in self._negative.window_minutes if m <= FRESH_MINUTES] or [
+            self._negative.window_minutes[0]
+        ]
+        observed, expected, _ = self._negative.window(minutes[-1])
+        return minutes[-1], observed, expected
+
     def confirm_topic(self, a: Assessment, term: str, surprise: float) -> Assessment:
         """Raise a sustained negative surge to warning when a topic is emerging with it.
 

@@ -501,6 +501,7 @@ class Pipeline:
             "surprise": round(reading.surprise, 1),
             "slow_burn": reading.by_cusum or a.by_topic,
             "topic": _topic(a),
+            "now": _now(state.detector) if kind == "crisis" else None,
             "top_terms": state.terms.surging(terms, total),
             "top_posts": [p.to_json() for p in posts],
             "learning": a.learning,
@@ -512,6 +513,18 @@ def _topic(a: Assessment) -> dict[str, Any] | None:
     if not a.topic:
         return None
     return {"term": a.topic, "surprise": round(a.topic_surprise, 1), "raised_to_warning": a.by_topic}
+
+
+def _now(detector: CrisisDetector) -> dict[str, Any]:
+    """The negatives of the last few minutes against normal (how a surge is going right now)."""
+    minutes, observed, expected = detector.recent_negatives()
+    ratio = observed / expected if expected > 0 else (float("inf") if observed > 0 else 1.0)
+    return {
+        "window_minutes": minutes,
+        "negative": round(observed, 2),
+        "negative_expected": round(expected, 2),
+        "ratio": round(min(ratio, 1e6), 2),
+    }
 
 
 def _expected_total(a: Assessment) -> float:

@@ -92,6 +92,24 @@ def test_every_crisis_is_caught(backtest: tuple[dict[str, Any], dict[str, Any], 
             assert delay <= timedelta(minutes=10)
 
 
+def test_a_crisis_coming_down_shows_the_last_minutes(
+    backtest: tuple[dict[str, Any], dict[str, Any], Path],
+) -> None:
+    doc, _, _ = backtest
+    order = ["calm", "watch", "warning", "crisis"]
+    downs = []
+    for inc in (i for i in doc["incidents"] if i["kind"] == "crisis"):
+        for before, change in zip(inc["levels"], inc["levels"][1:], strict=False):
+            now = change["why"].get("now") if change["why"] else None
+            if change["level"] != "calm":
+                assert now is not None and now["window_minutes"] == 15, change
+            if order.index(change["level"]) < order.index(before["level"]) and change["level"] != "calm":
+                downs.append(now)
+    assert downs, "no crisis incident came down a level"
+    # coming down: the negatives of the last 15 minutes are no longer far above normal
+    assert sum(d["ratio"] < 3.0 for d in downs) >= 0.8 * len(downs), downs
+
+
 def test_no_crisis_for_buzz_spam_outage_or_schedule(
     backtest: tuple[dict[str, Any], dict[str, Any], Path],
 ) -> None:

@@ -421,6 +421,37 @@ def test_a_crisis_acknowledged_and_back_again_pings_nobody_a_second_time(
     assert slack.parents(CHANNEL)[0].text.startswith("🔴 CRISIS")
 
 
+def test_a_deescalation_says_the_surge_is_easing_not_the_peak_window_alone(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    rig = Rig(tmp_path, slack)
+    rig.observe(0, Level.CRISIS, ratio=9.0, window_minutes=240)
+    rig.drain()
+    easing = {"window_minutes": 15, "negative": 4.0, "negative_expected": 5.0, "ratio": 0.8}
+    for minute in (1, 11):
+        rig.observe(minute, Level.WATCH, ratio=9.0, window_minutes=240, now=easing)
+    rig.drain()
+    assert [e.type for e in rig.events] == ["opened", "deescalated"]
+    (parent,) = slack.parents(CHANNEL)
+    assert parent.text.startswith(
+        "👀 WATCH: Acme Air — easing: negative mentions 0.8× normal over the last 15 min"
+        " — peak window 9.0× normal over 240 min"
+    ), parent.text
+    assert parent.edits[0]["text"].startswith(
+        "🔴 CRISIS: Acme Air — negative mentions 9.0× normal over 240 min"
+    )
+    down = [m for m in rig.thread() if not m.files][-1]
+    assert "Down from crisis to *watch*" in down.text
+    assert down.text.endswith(
+        ": easing: negative mentions 0.8× normal over the last 15 min; peak window 9.0× normal over 240 min"
+    )
+    rig.observe(12, Level.CRISIS, ratio=12.0, window_minutes=5, now=easing)  # surging again: no easing
+    rig.drain()
+    assert slack.parents(CHANNEL)[0].text.startswith(
+        "🔴 CRISIS: Acme Air — negative mentions 12.0× normal over 5 min"
+    )
+
+
 def test_reminders_repeat_for_an_unacknowledged_crisis_until_acknowledged(
     tmp_path: Path, slack: FakeSlack
 ) -> None:
