@@ -83,12 +83,12 @@ def test_a_dropped_source_is_restarted_with_backoff_and_loses_nothing() -> None:
     sup = Supervisor([source], lambda batch, name: got.extend(m.id for m in batch), base=0.01, cap=0.05)
     sup.start()
     try:
-        wait_until(lambda: len(got) == 6)
+        # the position is recorded once the sink has returned: wait for it, not only for the sink
+        wait_until(lambda: len(got) == 6 and sup.positions() == {"bluesky": {"next": 9}})
     finally:
         sup.stop()
     assert got == [f"bluesky-acme-{i}" for i in range(6)]
     assert source.health.errors == 3 and source.health.reconnects == 3
-    assert sup.positions() == {"bluesky": {"next": 9}}
 
 
 def test_a_failing_sink_counts_as_an_error_and_the_batch_is_taken_again() -> None:
