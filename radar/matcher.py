@@ -16,6 +16,8 @@ minus exclusions. A mention that names its ``stream`` is trusted and not matched
 (('acme',), ())
 >>> m.assign(mention("AcmeAirways")), m.own_terms("acme")
 ((), ['acme', 'acmeair', 'air'])
+>>> m.assign(mention("mail refunds@acmeair.example")), m.assign(mention("cc @AcmeAir@mastodon.example"))
+((), ('acme',))
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from radar.config import RadarConfig, StreamSettings
 from radar.mention import Mention
 
 # A token: a handle or hashtag (with its prefix; dots and dashes allowed inside handles), or a word.
-_TOKEN = re.compile(r"[@#][\w.-]*\w|\w+", re.UNICODE)
+# A prefix right after a word character is not one ("support@acmeair.com" is an e-mail address, not a
+# mention of @acmeair): its words are words.
+_TOKEN = re.compile(r"(?<![\w@#])[@#][\w.-]*\w|\w+", re.UNICODE)
 
 
 def _tokens(text: str) -> list[str]:
