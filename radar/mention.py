@@ -24,6 +24,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from radar.config import STREAM_NAME
+
 MAX_TEXT_CHARS = 10_000
 MAX_ID_CHARS = 512
 MAX_STREAM_CHARS = 64
@@ -110,11 +112,20 @@ class Mention(BaseModel):
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(s, str) for s in items):
             raise PydanticCustomError("wrong_type", "expected a string or a list of strings")
-        names = tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
+        # stream names are case-insensitive ("Acme" is the configured "acme"), and become metric
+        # labels and URLs: the same rule as the configuration's (radar.config.STREAM_NAME)
+        names = tuple(dict.fromkeys(s.strip().lower() for s in items if s.strip()))
         for name in names:
             if len(name) > MAX_STREAM_CHARS:
                 raise PydanticCustomError(
                     "too_long", "stream name longer than {n} characters", {"n": MAX_STREAM_CHARS}
+                )
+            if not STREAM_NAME.match(name):
+                raise PydanticCustomError(
+                    "bad_stream",
+                    "stream name '{name}': use lower-case letters, digits, '-' or '_', starting with a"
+                    " letter or digit",
+                    {"name": name},
                 )
         return names
 
@@ -193,6 +204,7 @@ _REASONS = {
     "greater_than_equal": "out_of_range",
     "less_than_equal": "out_of_range",
     "finite_number": "out_of_range",
+    "bad_stream": "bad_stream",
 }
 
 

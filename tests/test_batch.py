@@ -168,6 +168,20 @@ BAD_RECORDS: list[tuple[str, Any, str, str]] = [
         "too_long",
         "stream: stream name longer than 64 characters",
     ),
+    (
+        "stream name with a space",
+        good(1, stream="Acme Air"),
+        "bad_stream",
+        "stream: stream name 'acme air': use lower-case letters, digits, '-' or '_', starting with a letter"
+        " or digit",
+    ),
+    (
+        "stream name of punctuation",
+        good(1, stream=["acme", "-/"]),
+        "bad_stream",
+        "stream: stream name '-/': use lower-case letters, digits, '-' or '_', starting with a letter"
+        " or digit",
+    ),
     ("record is a list", [good(1)], "wrong_type", "record: expected a JSON object, got a list"),
     ("record is a string", "g1", "wrong_type", "record: expected a JSON object, got a string"),
     ("record is null", None, "wrong_type", "record: expected a JSON object, got null"),
@@ -284,6 +298,12 @@ def test_good_records_are_parsed_to_their_values() -> None:
         assert m.streams == ("acme", "other")
         assert m.sentiment == -0.62
         assert m.model_extra == {"platform_score": 7}  # unknown fields kept, ignored
+
+
+def test_stream_names_are_case_insensitive() -> None:
+    body = ndjson(line(good(0, stream="Acme")), line(good(1, stream=[" ACME ", "acme", "Nimbus"])))
+    result = decode_body(body, NDJSON, now=NOW)
+    assert [m.streams for m in result.mentions] == [("acme",), ("acme", "nimbus")]
 
 
 def test_json_array_and_ndjson_bodies_give_the_same_batch() -> None:
@@ -461,6 +481,7 @@ RECORD_REASONS = {
     "invalid_utf8",
     "wrong_type",
     "out_of_range",
+    "bad_stream",
 }
 FIELDS = {
     "record",
