@@ -168,7 +168,7 @@ def _postmortem(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     ok, report = check_config_report(args.file)
-    print(report)
+    print(report, file=sys.stdout if ok else sys.stderr)  # a broken file is an error: scripts see it there
     return 0 if ok else 1
 
 

@@ -281,8 +281,8 @@ def test_check_config_rejects_an_invalid_file(tmp_path: Path, content: bytes, ex
     path = tmp_path / "radar.toml"
     path.write_bytes(content)
     proc = radar_cli("check-config", str(path))
-    assert proc.returncode == 1
-    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
     assert lines[0] == f"{path}: INVALID"
     assert lines[1].startswith(f"{path}: ")
     assert expected in lines[1]
@@ -292,7 +292,7 @@ def test_check_config_rejects_an_invalid_file(tmp_path: Path, content: bytes, ex
 def test_check_config_on_a_missing_file(tmp_path: Path) -> None:
     proc = radar_cli("check-config", str(tmp_path / "nope.toml"))
     assert proc.returncode == 1
-    assert proc.stdout.splitlines() == [
+    assert proc.stderr.splitlines() == [
         f"{tmp_path / 'nope.toml'}: INVALID",
         f"{tmp_path / 'nope.toml'}: no such configuration file",
     ]
