@@ -15,11 +15,13 @@ the way a service director reads them and checked against what the store holds:
 * the stream page's counts and medians;
 * nothing is fetched from another origin, no script runs, and the page prints to PDF.
 
-Screenshots go to the test's ``tmp_path`` and, for reviewers, to ``bench/results/pages/``.
+Screenshots go to the test's ``tmp_path``; with ``RADAR_REVIEW_SHOTS=1`` also to ``bench/results/pages/``,
+the copies reviewers look at (a plain test run leaves the checkout as it was).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import uuid
@@ -191,8 +193,9 @@ def screenshot(page: Page, tmp_path: Path, name: str) -> None:
     """Full-page screenshot: the test's artifact, and the copy reviewers look at."""
     shot = page.screenshot(path=tmp_path / name, full_page=True)
     assert shot.startswith(b"\x89PNG\r\n\x1a\n")
-    REVIEW_DIR.mkdir(parents=True, exist_ok=True)
-    (REVIEW_DIR / name).write_bytes(shot)
+    if os.environ.get("RADAR_REVIEW_SHOTS") == "1":
+        REVIEW_DIR.mkdir(parents=True, exist_ok=True)
+        (REVIEW_DIR / name).write_bytes(shot)
 
 
 # -- the list ---------------------------------------------------------------------------------------
