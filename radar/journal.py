@@ -189,7 +189,7 @@ class Journal:
                     if seq > last_seq:
                         return
                     try:
-                        mention = parse_mention(json.loads(payload), now=None)
+                        mention = parse_mention(json.loads(payload), now=None, accepted=True)
                     except ValueError as exc:  # JSON, encoding or validation error
                         self._corrupt(first, at, f"unreadable mention: {exc}")
                         continue

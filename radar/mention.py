@@ -106,12 +106,14 @@ class Mention(BaseModel):
 
     @field_validator("streams", mode="before")
     @classmethod
-    def _stream_names(cls, value: Any) -> tuple[str, ...]:
+    def _stream_names(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
         if value is None:
             return ()
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(s, str) for s in items):
             raise PydanticCustomError("wrong_type", "expected a string or a list of strings")
+        if (info.context or {}).get("accepted"):  # journaled by an earlier release: as it was taken
+            return tuple(dict.fromkeys(s.strip() for s in items if s.strip()))
         # stream names are case-insensitive ("Acme" is the configured "acme"), and become metric
         # labels and URLs: the same rule as the configuration's (radar.config.STREAM_NAME)
         names = tuple(dict.fromkeys(s.strip().lower() for s in items if s.strip()))
@@ -208,16 +210,18 @@ _REASONS = {
 }
 
 
-def parse_mention(raw: Any, now: datetime | None) -> Mention:
+def parse_mention(raw: Any, now: datetime | None, *, accepted: bool = False) -> Mention:
     """Validate one decoded JSON record as a :class:`Mention`.
 
     Raises :class:`MentionError` naming the first offending field. ``now`` bounds how far in
     the future ``created_at`` may be (pass ``None`` to skip that check, e.g. for backtests).
+    ``accepted``: a record the radar took before (its journal), whose stream names stay as they
+    were taken (an earlier release took any name, as written), so a replay loses none of them.
     """
     if not isinstance(raw, dict):
         raise MentionError("wrong_type", f"record: expected a JSON object, got {_kind(raw)}")
     try:
-        return Mention.model_validate(raw, context={"now": now})
+        return Mention.model_validate(raw, context={"now": now, "accepted": accepted})
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in err["loc"]) or "record"

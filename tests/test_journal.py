@@ -62,6 +62,21 @@ def test_append_replay_roundtrip_keeps_every_field(tmp_path: Path) -> None:
     assert json.loads(lines[0])["m"] == mentions[0].to_json()  # each line is a JSON object
 
 
+def test_a_stream_name_an_earlier_release_took_is_replayed_as_it_was(tmp_path: Path) -> None:
+    # today "Acme Air" is refused at the door (bad_stream); a journal written before that still holds it
+    with pytest.raises(ValueError, match="stream name 'acme air'"):
+        _mention(1, stream="Acme Air")
+    old = parse_mention(
+        {"id": "tw-1", "created_at": "2026-03-04T09:15:02Z", "text": "hi", "stream": ["Acme Air", "beta"]},
+        now=None,
+        accepted=True,
+    )
+    with Journal(tmp_path) as journal:
+        journal.append([old, _mention(2, stream="Beta")])
+        replayed = [m.streams for _seq, m in journal.replay(0)]
+    assert replayed == [("Acme Air", "beta"), ("beta",)]
+
+
 def test_last_seq_survives_reopen_and_numbering_continues(tmp_path: Path) -> None:
     with Journal(tmp_path) as journal:
         journal.append([_mention(i) for i in range(4)])
