@@ -1,7 +1,8 @@
 """The compiled per-bucket code gives exactly what the pure-Python code gives.
 
-``detectors/_update.pyx`` (the detectors' update of a bucket) and ``radar/_termsketch.pyx`` (the term
-sketch's learning loop) are optional extension modules: without them the Python methods do the work.
+``detectors/_update.pyx`` (the detectors' update of a bucket), ``radar/_termsketch.pyx`` (the term
+sketch's learning loop) and ``radar/_recent.pyx`` (the recent activity's update of a bucket) are
+optional extension modules: without them the Python methods do the work.
 Here both run on the same random series and every field of every reading and assessment must be
 bit-identical (floats compared by their bits), and so must the pickled state, which must also round-trip
 between the two: a detector pickled while the extension is in use unpickles and carries on under either.
@@ -26,15 +27,21 @@ from hypothesis import strategies as st
 
 import detectors.crisis as crisis_module
 import detectors.surge as surge_module
+import radar.recent as recent_module
 import radar.terms as terms_module
 from detectors.crisis import Assessment, CrisisDetector
 from detectors.surge import SurgeDetector
+from radar.recent import TEXT_CHARS, RecentActivity
 from radar.terms import TermBaseline
+from radar.windows import Bucket as WindowBucket
+from radar.windows import Post
 
 CORE = surge_module._core
 SKETCH = terms_module._termsketch
+RECENT = recent_module._recent
 needs_core = pytest.mark.skipif(CORE is None, reason="detectors._update is not built")
 needs_sketch = pytest.mark.skipif(SKETCH is None, reason="radar._termsketch is not built")
+needs_recent = pytest.mark.skipif(RECENT is None, reason="radar._recent is not built")
 T0 = 1_772_409_600.0  # Monday 2 March 2026, 00:00 UTC
 PROTOCOL = 5  # as radar.checkpoint
 
@@ -43,18 +50,20 @@ def test_the_extensions_are_built() -> None:
     """``pip install`` compiles them (pyproject.toml): a failed build must not go unnoticed."""
     assert CORE is not None and crisis_module._core is CORE
     assert SKETCH is not None
+    assert RECENT is not None
 
 
 @contextmanager
 def pure_python() -> Iterator[None]:
     """The pure-Python implementation, as where the extensions are not built."""
-    saved = surge_module._core, crisis_module._core, terms_module._termsketch
+    saved = surge_module._core, crisis_module._core, terms_module._termsketch, recent_module._recent
     surge_module._core = crisis_module._core = None
     terms_module._termsketch = None
+    recent_module._recent = None
     try:
         yield
     finally:
-        surge_module._core, crisis_module._core, terms_module._termsketch = saved
+        surge_module._core, crisis_module._core, terms_module._termsketch, recent_module._recent = saved
 
 
 def assert_same(a: Any, b: Any, where: str = "") -> None:
@@ -291,3 +300,104 @@ def test_term_sketch_crc32_is_zlibs(term: str) -> None:
     except UnicodeEncodeError:  # lone surrogates: no UTF-8, in either
         return
     assert SKETCH.crc32(term) == zlib.crc32(encoded)  # type: ignore[union-attr]
+
+
+def recent_buckets(seed: int, n: int) -> list[WindowBucket]:
+    """Closed buckets of one stream with what the compiled update must treat as the Python code does:
+    ties in amplification, texts to cut, posts that do not pack (an int amplification, counts beyond
+    64 bits, an id beyond 65,535 bytes), non-ASCII and lone surrogates, terms new to the table, counts
+    and figures too wide for their columns, empty buckets, and (late on) starts of fractional seconds."""
+    rnd = random.Random(seed)
+    out = []
+    serial = 0
+    for i in range(n):
+        start = T0 + i * 60.0 + (0.5 if i > 0.9 * n and rnd.random() < 0.5 else 0.0)
+        b = WindowBucket("s", start, 60)
+        if rnd.random() < 0.2:
+            out.append(b)
+            continue
+        b.mentions = rnd.choice([1, 3, 20, 300, 70_000]) if rnd.random() < 0.1 else rnd.randint(1, 9)
+        b.negative = rnd.randint(0, b.mentions)
+        b.positive = b.mentions - b.negative
+        b.terms = Counter(
+            {
+                rnd.choice(WORDS) + str(rnd.randint(0, 60 if rnd.random() < 0.9 else 10**6)): (
+                    1 if rnd.random() < 0.6 else rnd.choice([2, 3, 400, 70_000])
+                )
+                for _ in range(rnd.randint(1, 30))
+            }
+        )
+        for _ in range(rnd.randint(0, 5)):
+            serial += 1
+            amplification: Any = float(rnd.choice([1, 5, 5, 20, rnd.randint(0, 10_000)]))
+            followers, reshares, id_ = rnd.randint(0, 10**6), rnd.randint(0, 9), f"p{serial}"
+            text = rnd.choice(["late again", "x" * (TEXT_CHARS + 9), "café \ud83d", "te\x00xt 日本"])
+            odd = rnd.random()
+            if odd < 0.03:
+                amplification = int(amplification)
+            elif odd < 0.06:
+                followers = 2**70
+            elif odd < 0.08:
+                id_ = "i" * 70_000 + id_
+            post = Post(
+                amplification, id_, f"u/{serial}", rnd.choice(["ann", "zoë", ""]), followers, reshares, text
+            )
+            b.posts.append(post)
+            if rnd.random() < 0.4:
+                b.negative_posts.append(post)
+        out.append(b)
+    return out
+
+
+def recent_state(recent: RecentActivity) -> list[tuple[str, Any]]:
+    """Every column of ``recent`` with its kind (arrays of equal values but other types are unequal)."""
+    out = []
+    for name, value in sorted(vars(recent).items()):
+        if hasattr(value, "__slots__"):  # the candidate posts
+            out.append((name, [(k, getattr(value, k)) for k in value.__slots__]))
+        else:
+            out.append((name, (getattr(value, "typecode", type(value).__name__), value)))
+    return out
+
+
+@needs_recent
+@pytest.mark.parametrize("seed", range(6))
+def test_recent_activity_compiled_is_identical(seed: int) -> None:
+    """Column by column after every bucket, and every query, as the Python code leaves them."""
+    buckets = recent_buckets(seed, 900)
+    compiled, python = RecentActivity(3 * 3600.0), RecentActivity(3 * 3600.0)
+    for i, b in enumerate(buckets):
+        compiled.add(b)
+        with pure_python():
+            python.add(b)
+        assert recent_state(compiled) == recent_state(python), f"bucket {i}"
+        if i % 50 == 0 or i == len(buckets) - 1:
+            since = b.end - 3600.0 * (i % 4)
+            for negative in (False, True):
+                assert compiled.top_posts(since, negative) == python.top_posts(since, negative)
+            assert compiled.terms(since) == python.terms(since)
+            assert compiled.counts(since) == python.counts(since)
+            assert list(compiled) == list(python)
+    assert pickle.dumps(compiled, PROTOCOL) == pickle.dumps(python, PROTOCOL)
+    assert compiled._starts.typecode == "d"  # the fractional starts came, and took the Python path
+    assert {compiled._figures.typecode, compiled._other.typecode} == {"I"}  # widened
+
+
+@needs_recent
+@settings(max_examples=300, deadline=None)
+@given(
+    amplification=st.one_of(st.floats(allow_nan=False), st.integers(0, 10)),
+    strings=st.lists(st.text(max_size=20), min_size=4, max_size=4),
+    followers=st.one_of(st.integers(-(2**64), 2**64), st.booleans()),
+    reshares=st.integers(-(2**63) - 1, 2**63),
+)
+def test_posts_pack_as_the_python_code_packs_them(
+    amplification: float, strings: list[str], followers: int, reshares: int
+) -> None:
+    id_, url, author, text = strings
+    post = Post(amplification, id_, url, author, followers, reshares, text)
+    packed = RECENT.pack(post)  # type: ignore[union-attr]
+    assert type(packed) is type(recent_module._pack(post))
+    assert packed == recent_module._pack(post)
+    if isinstance(packed, bytes):
+        assert recent_module._unpack(float(amplification), packed) == post
