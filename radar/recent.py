@@ -186,6 +186,23 @@ def _narrowest(values: Iterable[int], typecode: str = "B") -> array[int]:
     return _extended(array(typecode), list(values))
 
 
+#: What a :class:`RecentActivity` keeps, in the order its pickled state has always listed it.
+_STATE = (
+    "seconds",
+    "_starts",
+    "_figures",
+    "_sizes",
+    "_term_ids",
+    "_other_at",
+    "_other",
+    "_expired",
+    "_expired_terms",
+    "_posts",
+    "_negative_posts",
+    "_oldest_post",
+)
+
+
 class RecentActivity:
     """One stream's recent buckets (as columns) and candidate top posts.
 
@@ -194,6 +211,9 @@ class RecentActivity:
     seconds
         How far back, from the end of the newest bucket, buckets are kept.
     """
+
+    # slots, not a dict per stream (a few hundred bytes each); what is pickled is the same dict of them
+    __slots__ = ("__weakref__", *_STATE)  # TERMS keeps its holders by weak reference
 
     def __init__(self, seconds: float = 4 * 3600.0) -> None:
         if seconds <= 0:
@@ -220,7 +240,7 @@ class RecentActivity:
 
     def __getstate__(self) -> dict[str, Any]:
         """The columns, with the terms themselves (the numbers are the process's own)."""
-        state = self.__dict__.copy()
+        state = {name: getattr(self, name) for name in _STATE}
         state["_terms"] = TERMS.terms(state.pop("_term_ids"))
         return state
 
@@ -245,7 +265,8 @@ class RecentActivity:
         for name in ("_posts", "_negative_posts"):
             if isinstance(state[name], list):  # version 3
                 state[name] = _Candidates.of(state[name])
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self._term_ids = _narrowest(TERMS.acquire(terms), "H")
         TERMS.register(self)
 

@@ -352,7 +352,8 @@ def recent_buckets(seed: int, n: int) -> list[WindowBucket]:
 def recent_state(recent: RecentActivity) -> list[tuple[str, Any]]:
     """Every column of ``recent`` with its kind (arrays of equal values but other types are unequal)."""
     out = []
-    for name, value in sorted(vars(recent).items()):
+    for name in sorted(recent_module._STATE):
+        value = getattr(recent, name)
         if hasattr(value, "__slots__"):  # the candidate posts
             out.append((name, [(k, getattr(value, k)) for k in value.__slots__]))
         else:
