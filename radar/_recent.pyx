@@ -19,6 +19,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_AsDouble
 from cpython.list cimport PyList_Insert
 from cpython.ref cimport PyObject
 from libc.math cimport copysign, floor
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memmove
 
 cdef extern from "Python.h":
@@ -421,3 +422,51 @@ cdef int _cut(object recent, object python_extended) except -1:
             recent._other_at = python_extended(array("H"), [_get(other_at, j) - m for j in range(n)])
     recent._expired = recent._expired_terms = 0
     return 0
+
+
+# -- the terms of a trailing window --------------------------------------------------------------------
+def terms(object recent, Py_ssize_t first, list names):
+    """The dict ``radar.recent.RecentActivity.terms`` makes of the terms from the ``first``-th on (their
+    counts summed, in the order of their first appearance), with ``names`` the table's terms by number;
+    ``None`` when a column is not one this module reads (the Python code then does it)."""
+    cdef array ids = recent._term_ids
+    cdef array other_at = recent._other_at
+    cdef array other = recent._other
+    if not _largest(ids) or not _largest(other_at) or not _largest(other) or other.ob_descr.itemsize == 8:
+        return None  # (eight-byte counts could overflow a sum in C)
+    cdef Py_ssize_t n = len(ids), table = len(names), m = len(other_at), k = 0, i, s, distinct = 0
+    cdef unsigned long long number, c
+    while k < m and _get(other_at, k) < <unsigned long long>first:  # bisect_left(other_at, first)
+        k += 1
+    if first >= n:
+        return {}
+    cdef Py_ssize_t* slot = <Py_ssize_t*>calloc(table + 1, sizeof(Py_ssize_t))  # place + 1, 0: unseen
+    cdef Py_ssize_t* order = <Py_ssize_t*>malloc((n - first) * sizeof(Py_ssize_t))
+    cdef long long* sums = <long long*>malloc((n - first) * sizeof(long long))
+    cdef dict out = {}
+    try:
+        if slot == NULL or order == NULL or sums == NULL:
+            raise MemoryError()
+        for i in range(first, n):
+            number = _get(ids, i)
+            if number >= <unsigned long long>table:
+                return None  # not a number of this table (never so): the Python code decides
+            c = 1
+            if k < m and _get(other_at, k) == <unsigned long long>i:
+                c = _get(other, k)
+                k += 1
+            s = slot[number]
+            if s == 0:
+                order[distinct] = <Py_ssize_t>number
+                sums[distinct] = <long long>c
+                distinct += 1
+                slot[number] = distinct
+            else:
+                sums[s - 1] += <long long>c
+        for i in range(distinct):
+            out[names[order[i]]] = sums[i]
+        return out
+    finally:
+        free(slot)
+        free(order)
+        free(sums)

@@ -361,11 +361,16 @@ class RecentActivity:
         """The buckets' top terms summed, and their mentions, from ``since`` on."""
         j = self._first(since)
         first = sum(self._sizes[:j])
+        mentions = sum(self._figures[3 * j :: 3])
+        if _recent is not None:
+            summed = _recent.terms(self, first, TERMS._terms)
+            if summed is not None:
+                return summed, mentions
         names = TERMS.terms(self._term_ids[first:])
         terms: dict[str, int] = {}
         for term, count in zip(names, self._counts(first), strict=True):
             terms[term] = terms.get(term, 0) + count
-        return terms, sum(self._figures[3 * j :: 3])
+        return terms, mentions
 
     def has_negative_posts(self, since: float) -> bool:
         """Whether any negative post arrived from ``since`` on (the newest one is always kept)."""
