@@ -413,3 +413,24 @@ def test_posts_pack_as_the_python_code_packs_them(
     assert packed == recent_module._pack(post)
     if isinstance(packed, bytes):
         assert recent_module._unpack(float(amplification), packed) == post
+
+
+@needs_recent
+def test_recent_activity_columns_narrow_again_as_the_python_code_narrows_them() -> None:
+    """Places of counts beyond 65,535 terms widen their column; once the buckets holding them are cut
+    off, the column narrows again (the Python helper, in both)."""
+    compiled, python = RecentActivity(600.0), RecentActivity(600.0)
+    widths = []
+    for i in range(20):
+        b = WindowBucket("s", T0 + i * 60.0, 60)
+        size = 30_000 if i in (1, 2, 3) else 3
+        b.terms = Counter({f"wide{i}-{k}": 2 if k % 3 else 1 for k in range(size)})
+        b.mentions = b.positive = 2
+        compiled.add(b)
+        with pure_python():
+            python.add(b)
+        assert recent_state(compiled) == recent_state(python), f"bucket {i}"
+        widths.append(compiled._other_at.typecode)
+        with pure_python():
+            assert recent_answers(compiled, b.end - 300.0) == recent_answers(python, b.end - 300.0)
+    assert "I" in widths and widths[-1] == "H"  # widened, then cut off and narrowed
