@@ -1,8 +1,9 @@
 """The compiled per-bucket code gives exactly what the pure-Python code gives.
 
 ``detectors/_update.pyx`` (the detectors' update of a bucket), ``radar/_termsketch.pyx`` (the term
-sketch's learning loop) and ``radar/_recent.pyx`` (the recent activity's update of a bucket) are
-optional extension modules: without them the Python methods do the work.
+sketch's learning loop), ``radar/_recent.pyx`` (the recent activity's update of a bucket) and
+``radar/_topterms.pyx`` (a closed bucket's top terms) are optional extension modules: without them the
+Python code does the work.
 Here both run on the same random series and every field of every reading and assessment must be
 bit-identical (floats compared by their bits), and so must the pickled state, which must also round-trip
 between the two: a detector pickled while the extension is in use unpickles and carries on under either.
@@ -29,6 +30,7 @@ import detectors.crisis as crisis_module
 import detectors.surge as surge_module
 import radar.recent as recent_module
 import radar.terms as terms_module
+import radar.windows as windows_module
 from detectors.crisis import Assessment, CrisisDetector
 from detectors.surge import SurgeDetector
 from radar.recent import TEXT_CHARS, RecentActivity
@@ -39,9 +41,11 @@ from radar.windows import Post
 CORE = surge_module._core
 SKETCH = terms_module._termsketch
 RECENT = recent_module._recent
+TOPTERMS = windows_module._topterms
 needs_core = pytest.mark.skipif(CORE is None, reason="detectors._update is not built")
 needs_sketch = pytest.mark.skipif(SKETCH is None, reason="radar._termsketch is not built")
 needs_recent = pytest.mark.skipif(RECENT is None, reason="radar._recent is not built")
+needs_topterms = pytest.mark.skipif(TOPTERMS is None, reason="radar._topterms is not built")
 T0 = 1_772_409_600.0  # Monday 2 March 2026, 00:00 UTC
 PROTOCOL = 5  # as radar.checkpoint
 
@@ -51,19 +55,22 @@ def test_the_extensions_are_built() -> None:
     assert CORE is not None and crisis_module._core is CORE
     assert SKETCH is not None
     assert RECENT is not None
+    assert TOPTERMS is not None
 
 
 @contextmanager
 def pure_python() -> Iterator[None]:
     """The pure-Python implementation, as where the extensions are not built."""
-    saved = surge_module._core, crisis_module._core, terms_module._termsketch, recent_module._recent
-    surge_module._core = crisis_module._core = None
-    terms_module._termsketch = None
-    recent_module._recent = None
+    modules = surge_module, crisis_module, terms_module, recent_module, windows_module
+    names = "_core", "_core", "_termsketch", "_recent", "_topterms"
+    saved = [getattr(module, name) for module, name in zip(modules, names, strict=True)]
+    for module, name in zip(modules, names, strict=True):
+        setattr(module, name, None)
     try:
         yield
     finally:
-        surge_module._core, crisis_module._core, terms_module._termsketch, recent_module._recent = saved
+        for module, name, value in zip(modules, names, saved, strict=True):
+            setattr(module, name, value)
 
 
 def assert_same(a: Any, b: Any, where: str = "") -> None:
@@ -434,3 +441,53 @@ def test_recent_activity_columns_narrow_again_as_the_python_code_narrows_them() 
         with pure_python():
             assert recent_answers(compiled, b.end - 300.0) == recent_answers(python, b.end - 300.0)
     assert "I" in widths and widths[-1] == "H"  # widened, then cut off and narrowed
+
+
+#: Terms whose order a byte comparison could get wrong: prefixes of each other, non-ASCII (of one, two
+#: and four bytes a character), a lone surrogate, the empty term.
+TERMS_TO_ORDER = [
+    "",
+    "a",
+    "ab",
+    "abc",
+    "b",
+    "ba",
+    "z",
+    "é",
+    "ée",
+    "e",
+    "日本",
+    "日",
+    "\U0001f600",
+    "\ud800",
+    "A",
+]
+
+
+@needs_topterms
+@settings(max_examples=400, deadline=None)
+@given(
+    counts=st.dictionaries(
+        st.one_of(st.sampled_from(TERMS_TO_ORDER), st.text(max_size=6)),
+        st.one_of(st.integers(1, 4), st.integers(-(2**64), 2**64)),
+        max_size=300,
+    ),
+    n=st.sampled_from([0, 1, 3, 25, 400, -1]),
+    counter=st.booleans(),
+)
+def test_top_terms_compiled_are_the_pythons(counts: dict[str, int], n: int, counter: bool) -> None:
+    given_counts = Counter(counts) if counter else counts
+    compiled = windows_module.top_terms(given_counts, n)  # type: ignore[arg-type]
+    with pure_python():
+        python = windows_module.top_terms(given_counts, n)  # type: ignore[arg-type]
+    assert list(compiled.items()) == list(python.items())
+    assert type(compiled) is dict
+
+
+@needs_topterms
+def test_top_terms_of_other_kinds_take_the_python_path() -> None:
+    assert TOPTERMS.top_terms({"a": 1.5}, 3) is None  # type: ignore[union-attr]
+    assert TOPTERMS.top_terms({np.str_("a"): 1}, 3) is None  # type: ignore[union-attr]
+    assert TOPTERMS.top_terms({"a": 2**63}, 3) is None  # type: ignore[union-attr]
+    assert TOPTERMS.top_terms({"a": 1}, -1) is None  # type: ignore[union-attr]
+    assert TOPTERMS.top_terms({"b": 1, "a": 1, "c": 2}, 2) == {"c": 2, "a": 1}  # type: ignore[union-attr]
