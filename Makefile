@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test lint typecheck pytest bench clean system-deps
 
 # the Cython extensions are compiled by the install: a changed .pyx is rebuilt by installing again
-$(BIN)/radar: pyproject.toml detectors/_update.pyx radar/_termsketch.pyx
+$(BIN)/radar: pyproject.toml detectors/_update.pyx radar/_termsketch.pyx radar/_recent.pyx radar/_topterms.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

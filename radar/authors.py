@@ -42,8 +42,15 @@ def _new_filter(capacity: int) -> bytearray | array[int]:
     return bytearray(_CELLS) if capacity < 256 else array("I", bytes(4 * _CELLS))
 
 
+#: What an :class:`AuthorActivity` pickles, in the order it always has (the filter and cells are derived).
+_STATE = ("capacity", "half_life", "_names", "_counts", "_at")
+
+
 class AuthorActivity:
     """Decayed per-author post counts for the most recently active authors of one stream."""
+
+    # slots, not a dict per stream; what is pickled is the same dict as before (_STATE)
+    __slots__ = ("_cells", "_filter", *_STATE)
 
     def __init__(self, capacity: int = 128, half_life: float = 1800.0) -> None:
         if capacity < 1:
@@ -66,7 +73,7 @@ class AuthorActivity:
 
     def __getstate__(self) -> dict[str, Any]:
         """The state without the filter and cells (derived, and of this process only)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_filter", "_cells")}
+        return {name: getattr(self, name) for name in _STATE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled state, also one of checkpoint version 3 (a dict of authors to slots)."""
@@ -77,7 +84,8 @@ class AuthorActivity:
             state["_names"] = bytearray(_END + b"".join(_encoded(a) + _END for a in slots))
             state["_counts"] = array("d", [counts[s] for s in slots.values()])
             state["_at"] = array("d", [at[s] for s in slots.values()])
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self._filter, self._cells = None, array("H")
         if len(self._counts) >= _FILTER_FROM:
             self._build_filter()

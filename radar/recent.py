@@ -44,6 +44,11 @@ import numpy as np
 
 from radar.windows import TOP_POSTS, Bucket, Post
 
+try:  # RecentActivity.add compiled (radar/_recent.pyx): the same columns, less CPU
+    from radar import _recent
+except ImportError:  # not built: the Python code
+    _recent = None  # type: ignore[assignment]
+
 #: Characters of a post's text kept (all that alerts show).
 TEXT_CHARS = 280
 #: Expired buckets cut off the columns at once.
@@ -181,6 +186,23 @@ def _narrowest(values: Iterable[int], typecode: str = "B") -> array[int]:
     return _extended(array(typecode), list(values))
 
 
+#: What a :class:`RecentActivity` keeps, in the order its pickled state has always listed it.
+_STATE = (
+    "seconds",
+    "_starts",
+    "_figures",
+    "_sizes",
+    "_term_ids",
+    "_other_at",
+    "_other",
+    "_expired",
+    "_expired_terms",
+    "_posts",
+    "_negative_posts",
+    "_oldest_post",
+)
+
+
 class RecentActivity:
     """One stream's recent buckets (as columns) and candidate top posts.
 
@@ -189,6 +211,9 @@ class RecentActivity:
     seconds
         How far back, from the end of the newest bucket, buckets are kept.
     """
+
+    # slots, not a dict per stream (a few hundred bytes each); what is pickled is the same dict of them
+    __slots__ = ("__weakref__", *_STATE)  # TERMS keeps its holders by weak reference
 
     def __init__(self, seconds: float = 4 * 3600.0) -> None:
         if seconds <= 0:
@@ -215,7 +240,7 @@ class RecentActivity:
 
     def __getstate__(self) -> dict[str, Any]:
         """The columns, with the terms themselves (the numbers are the process's own)."""
-        state = self.__dict__.copy()
+        state = {name: getattr(self, name) for name in _STATE}
         state["_terms"] = TERMS.terms(state.pop("_term_ids"))
         return state
 
@@ -240,7 +265,8 @@ class RecentActivity:
         for name in ("_posts", "_negative_posts"):
             if isinstance(state[name], list):  # version 3
                 state[name] = _Candidates.of(state[name])
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self._term_ids = _narrowest(TERMS.acquire(terms), "H")
         TERMS.register(self)
 
@@ -261,6 +287,9 @@ class RecentActivity:
 
     def add(self, bucket: Bucket) -> None:
         """Take the next closed bucket of the stream (an empty one only moves the horizon on)."""
+        if _recent is not None:
+            _recent.add(self, bucket, TERMS, _extended, TOP_POSTS, TEXT_CHARS, CUT)
+            return
         if bucket.mentions:
             terms, start = bucket.terms, bucket.start
             starts = self._starts
@@ -332,11 +361,16 @@ class RecentActivity:
         """The buckets' top terms summed, and their mentions, from ``since`` on."""
         j = self._first(since)
         first = sum(self._sizes[:j])
+        mentions = sum(self._figures[3 * j :: 3])
+        if _recent is not None:
+            summed = _recent.terms(self, first, TERMS._terms)
+            if summed is not None:
+                return summed, mentions
         names = TERMS.terms(self._term_ids[first:])
         terms: dict[str, int] = {}
         for term, count in zip(names, self._counts(first), strict=True):
             terms[term] = terms.get(term, 0) + count
-        return terms, sum(self._figures[3 * j :: 3])
+        return terms, mentions
 
     def has_negative_posts(self, since: float) -> bool:
         """Whether any negative post arrived from ``since`` on (the newest one is always kept)."""

@@ -55,7 +55,7 @@ COMPILER_STEP = (
 #: The builder stage's other RUN lines, in order: a venv, then the project with the ``postgres`` extra only.
 BUILD_STEPS = ["python -m venv /opt/venv", '/opt/venv/bin/pip install ".[postgres]"']
 #: The compiled modules the build must produce (the image would run the slower pure-Python code without).
-EXTENSIONS = ["detectors._update", "radar._termsketch"]
+EXTENSIONS = ["detectors._update", "radar._termsketch", "radar._recent", "radar._topterms"]
 USER = "10001:10001"
 STATE_DIR = "/var/lib/radar"
 HOME = "/home/radar"
