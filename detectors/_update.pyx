@@ -454,19 +454,9 @@ cdef object _surge(
     cdef double e[MAX_SPANS]
     cdef long span_of[MAX_SPANS]
     cdef Py_ssize_t i
-    cdef long span, idx
     for i in range(k):
-        span = spans[i]
-        span_of[i] = span
-        if filled >= span:
-            idx = pos - span
-            if idx < 0:
-                idx += size
-            o[i] = <double>sum_o[i] - obs[idx] + observed
-            e[i] = <double>sum_e[i] - exp_[idx] + expected
-        else:
-            o[i] = <double>sum_o[i] + observed
-            e[i] = <double>sum_e[i] + expected
+        span_of[i] = spans[i]
+    _window_sums(k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, observed, expected, o, e)
 
     # -- _judge
     cdef double learned_seconds = det._learned_seconds
@@ -614,6 +604,28 @@ cdef int _learn_dispersion(
     return 0
 
 
+cdef inline int _window_sums(
+    Py_ssize_t k, long* span_of, long pos, long filled, long size, double* obs, double* exp_,
+    list sum_o, list sum_e, double observed, double expected, double* o, double* e,
+) except -1:
+    """``SurgeDetector.window_sums``: the observed (``o``) and expected (``e``) sums per window over
+    the ring's last buckets plus a new one (not learned); the one place _surge and _push take them."""
+    cdef Py_ssize_t i
+    cdef long span, idx
+    for i in range(k):
+        span = span_of[i]
+        if filled >= span:  # the ring holds the longest span: wrap the index back
+            idx = pos - span
+            if idx < 0:
+                idx += size
+            o[i] = <double>sum_o[i] - obs[idx] + observed
+            e[i] = <double>sum_e[i] - exp_[idx] + expected
+        else:
+            o[i] = <double>sum_o[i] + observed
+            e[i] = <double>sum_e[i] + expected
+    return 0
+
+
 cdef int _push(
     object det, double observed, double expected, Py_ssize_t k, long* span_of, long pos, long filled,
     long size, double* obs, double* exp_, list sum_o, list sum_e, bint compute,
@@ -621,19 +633,13 @@ cdef int _push(
     """``SurgeDetector._push``; ``compute``: the window sums of the bucket are not in ``sum_o``/``sum_e``
     yet (else they are)."""
     cdef Py_ssize_t i
-    cdef long span, idx
+    cdef double o[MAX_SPANS]
+    cdef double e[MAX_SPANS]
     if compute:
+        _window_sums(k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, observed, expected, o, e)
         for i in range(k):
-            span = span_of[i]
-            if filled >= span:
-                idx = pos - span
-                if idx < 0:
-                    idx += size
-                sum_o[i] = <double>sum_o[i] - obs[idx] + observed
-                sum_e[i] = <double>sum_e[i] - exp_[idx] + expected
-            else:
-                sum_o[i] = <double>sum_o[i] + observed
-                sum_e[i] = <double>sum_e[i] + expected
+            sum_o[i] = o[i]
+            sum_e[i] = e[i]
     obs[pos] = observed
     exp_[pos] = expected
     det._pos = pos + 1 if pos + 1 < size else 0
