@@ -20,7 +20,7 @@ from cpython.array cimport array
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_SET_ITEM
 from cpython.buffer cimport PyBUF_ND, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
-from libc.math cimport copysign, exp, fabs, floor, fmod, frexp, ldexp, log10, nearbyint, pow, signbit, sqrt
+from libc.math cimport copysign, exp, fabs, floor, fmod, log, log10, nearbyint, pow, sqrt
 from scipy.special.cython_special cimport betainc
 
 cdef enum:
@@ -31,6 +31,9 @@ cdef long DAY_SLOTS = 288
 cdef long WEEK_SLOTS = 7 * 288
 cdef long WEEK_SHIFT = 3 * 288
 cdef long WEEK_BYTES = WEEK_SLOTS // 8
+# the weekly memory's codes (detectors.seasonal.week_code, DECODED)
+cdef double DECODED[256]
+cdef double CODE_FLOOR = 0.0, LOG_RATIO = 0.0, CODE_ZERO_BELOW = 0.0
 
 # bound on first use (the Python modules import this one while they are being imported)
 cdef object Reading = None
@@ -45,17 +48,13 @@ cdef double SQUARE = 0.0
 _SQUARE_EXPONENT = 2.0
 cdef double NAN = float("nan")
 cdef long CRISIS = 3, WARNING = 2, WATCH = 1
-#: whether numpy adds a Python float to a float16 as :func:`_half_add` does (NEP 50, numpy >= 2);
-#: otherwise the weekly memory is learned by the Python method
-cdef bint HALF_ADD = False
 
 cdef extern from "Python.h":
     object PyType_GenericAlloc(object type, Py_ssize_t nitems)
 
 
 cdef int _bind() except -1:
-    global Reading, Assessment, TINY, MAX_SURPRISE, SQUARE, HALF_ADD, surging_of
-    import numpy
+    global Reading, Assessment, TINY, MAX_SURPRISE, SQUARE, surging_of, CODE_FLOOR, LOG_RATIO, CODE_ZERO_BELOW
     from detectors import crisis, negbin, seasonal, surge
 
     if (
@@ -63,14 +62,22 @@ cdef int _bind() except -1:
         or seasonal.DAY_SLOTS != DAY_SLOTS
         or seasonal.WEEK_SLOTS != WEEK_SLOTS
         or seasonal._WEEK_SHIFT != WEEK_SHIFT
-        or seasonal._SEEN_BEFORE != WEEK_BYTES
+        or seasonal._LAST != WEEK_SLOTS
+        or seasonal._BEFORE != 2 * WEEK_SLOTS
+        or seasonal._SEEN_LAST != WEEK_BYTES
+        or seasonal._SEEN_BEFORE != 2 * WEEK_BYTES
+        or len(seasonal.DECODED) != 256
         or (crisis.WATCH, crisis.WARNING, crisis.CRISIS) != (WATCH, WARNING, CRISIS)
     ):
         raise ImportError("detectors._update does not match detectors.seasonal/crisis: rebuild it")
     TINY = negbin._TINY
     MAX_SURPRISE = negbin.MAX_SURPRISE
     SQUARE = _SQUARE_EXPONENT
-    HALF_ADD = int(numpy.__version__.split(".")[0]) >= 2
+    for i in range(256):
+        DECODED[i] = seasonal.DECODED[i]
+    CODE_FLOOR = seasonal.CODE_FLOOR
+    LOG_RATIO = seasonal._LOG_RATIO
+    CODE_ZERO_BELOW = seasonal._CODE_ZERO_BELOW
     Reading = surge.Reading
     Assessment = crisis.Assessment
     surging_of = crisis._surging
@@ -104,62 +111,6 @@ cdef inline long _mod(long a, long b) noexcept:
 
 cdef inline double _ratio(double a, double b) noexcept:
     return a / b if b > 0 else 0.0
-
-
-# -- float16, as numpy rounds it (the weekly memory of the baseline) ------------------------------------
-cdef inline double _half_value(unsigned short h) noexcept:
-    """The value of the float16 with bits ``h`` (finite ones; exact)."""
-    cdef long e = (h >> 10) & 0x1F
-    cdef double v = ldexp(<double>(h & 0x3FF), -24) if e == 0 else ldexp(<double>((h & 0x3FF) | 0x400), e - 25)
-    return -v if h & 0x8000 else v
-
-
-cdef inline double _round_half(double x) noexcept:
-    """``x`` (finite, ``|x| < 65504``) rounded to the nearest float16, ties to even (numpy's
-    ``npy_double_to_half``, and ``npy_float_to_half`` of a float)."""
-    cdef int e
-    if x == 0.0:
-        return x
-    frexp(x, &e)
-    cdef double q = ldexp(1.0, (e if e > -13 else -13) - 11)  # the spacing of float16s around x
-    return nearbyint(x / q) * q
-
-
-cdef inline unsigned short _half_bits(double y) noexcept:
-    """The bits of the float16 of value ``y`` (a float16 value, ``|y| <= 65504``)."""
-    cdef unsigned short sign = 0x8000 if signbit(y) else 0
-    cdef double a = fabs(y)
-    cdef int e
-    cdef double m
-    if a == 0.0:
-        return sign
-    m = frexp(a, &e)
-    if e >= -13:
-        return sign | <unsigned short>((e + 14) << 10) | <unsigned short>(<long>ldexp(m, 11) - 1024)
-    return sign | <unsigned short><long>ldexp(a, 24)
-
-
-cdef inline bint _half_add(unsigned short h, double v, unsigned short* out) noexcept:
-    """``h + v`` as numpy >= 2 computes a float16 plus a Python float (``v`` rounded to float16,
-    the sum in float32, rounded to float16); False (``out`` untouched) where that could overflow."""
-    if not fabs(v) < 65504.0:
-        return False
-    cdef float s = <float>_half_value(h) + <float>_round_half(v)
-    if not fabs(s) < 65504.0:
-        return False
-    out[0] = _half_bits(_round_half(<double>s))
-    return True
-
-
-def half_add(double h, double v):
-    """``float(np.float16(h) + v)`` by :func:`_half_add` (``h`` a float16 value; for tests), or None
-    where it leaves the sum to numpy."""
-    cdef unsigned short out
-    if not fabs(h) <= 65504.0 or _round_half(h) != h:
-        raise ValueError(f"h: {h} is no finite float16")
-    if not _half_add(_half_bits(h), v, &out):
-        return None
-    return _half_value(out)
 
 
 # -- tails (detectors.negbin, detectors.binomial) --------------------------------------------------------
@@ -234,7 +185,7 @@ cdef double _seasonal(object b, double t) except? -1.0:
     if b.weekly:
         seen_obj = b._week_seen
         seen = <const unsigned char*>(<char*>seen_obj)
-        if seen[ws >> 3] & bit and seen[WEEK_BYTES + (ws >> 3)] & bit:
+        if seen[WEEK_BYTES + (ws >> 3)] & bit and seen[2 * WEEK_BYTES + (ws >> 3)] & bit:
             week = _week_min(b._week, ws)
             base = week if week > base else base
     cdef double value = base * <double>b._scale
@@ -243,57 +194,50 @@ cdef double _seasonal(object b, double t) except? -1.0:
     return value
 
 
-cdef int _week_buffer(object week, Py_buffer* view) except -1:
-    """``view`` on the weekly memory (3 x WEEK_SLOTS float16); 0 where it is something else."""
-    if PyObject_GetBuffer(week, view, PyBUF_ND | PyBUF_WRITABLE) < 0:
+cdef inline unsigned char _week_code(double value) noexcept:
+    """``detectors.seasonal.week_code``."""
+    if not value > CODE_ZERO_BELOW:
         return 0
-    if view.ndim == 2 and view.itemsize == 2 and view.shape[0] == 3 and view.shape[1] == WEEK_SLOTS:
-        return 1
-    PyBuffer_Release(view)
-    return 0
+    cdef double c = log(value / CODE_FLOOR) / LOG_RATIO
+    return 255 if c >= 254.0 else <unsigned char>(nearbyint(c) + 1.0)
 
 
-cdef double _week_min(object week, long ws) except? -1.0:
-    """``float(min(week[_LAST, ws], week[_BEFORE, ws]))``."""
-    cdef Py_buffer view
-    cdef unsigned short* bits
-    cdef double last, before
-    if not _week_buffer(week, &view):
-        return float(min(week[1, ws], week[2, ws]))
-    bits = <unsigned short*>view.buf
-    last = _half_value(bits[WEEK_SLOTS + ws])
-    before = _half_value(bits[2 * WEEK_SLOTS + ws])
-    PyBuffer_Release(&view)
-    return before if before < last else last
+def week_code(double value):
+    """:func:`_week_code` (for tests)."""
+    if Reading is None:
+        _bind()
+    return _week_code(value)
 
 
-cdef int _learn_week(object b, long slot, double per_slot) except -1:
-    """``SeasonalBaseline._learn_week`` (a new week, or numpy < 2: the Python method)."""
+cdef inline double _week_min(bytearray week, long ws) noexcept:
+    """``DECODED[min(week[_LAST + ws], week[_BEFORE + ws])]``."""
+    cdef const unsigned char* codes = <const unsigned char*>(<char*>week)
+    cdef unsigned char last = codes[WEEK_SLOTS + ws], before = codes[2 * WEEK_SLOTS + ws]
+    return DECODED[before if before < last else last]
+
+
+cdef int _learn_week(object b, long slot, double per_slot, double t) except -1:
+    """``SeasonalBaseline._learn_week`` (a new week: the Python method)."""
     cdef long shifted = slot - WEEK_SHIFT
     cdef long ws = _mod(shifted, WEEK_SLOTS)
     cdef long week = (shifted - ws) // WEEK_SLOTS
-    if not HALF_ADD or week != <long>b._week_index:
-        b._learn_week(slot, per_slot)
+    if week != <long>b._week_index:
+        b._learn_week(slot, per_slot, t)
         return 0
-    cdef bytearray counts = b._week_n
-    cdef unsigned char* week_n = <unsigned char*>(<char*>counts)
-    cdef long n = week_n[ws]
-    if n >= 255:
-        return 0
-    cdef Py_buffer view
-    cdef unsigned short* bits
-    cdef unsigned short out
-    if not _week_buffer(b._week, &view):
-        b._learn_week(slot, per_slot)
-        return 0
-    bits = <unsigned short*>view.buf
-    if not _half_add(bits[ws], (per_slot - _half_value(bits[ws])) / <double>(n + 1), &out):
-        PyBuffer_Release(&view)
-        b._learn_week(slot, per_slot)
-        return 0
-    bits[ws] = out
-    PyBuffer_Release(&view)
-    week_n[ws] = <unsigned char>(n + 1)
+    cdef bytearray codes_obj = b._week
+    cdef bytearray seen_obj = b._week_seen
+    cdef unsigned char* codes = <unsigned char*>(<char*>codes_obj)
+    cdef unsigned char* seen = <unsigned char*>(<char*>seen_obj)
+    cdef unsigned char bit = 0x80 >> (ws & 7)
+    cdef double k = 0.0, value
+    if seen[ws >> 3] & bit:
+        if <double>b._scale < 1.0:
+            k = _floordiv(t - <double>slot * <double>SLOT_SECONDS, <double><long>b.bucket_seconds)
+        value = DECODED[codes[ws]]
+        codes[ws] = _week_code(value + (per_slot - value) / (k + 1.0))
+    else:
+        seen[ws >> 3] |= bit
+        codes[ws] = _week_code(per_slot)
     return 0
 
 
@@ -346,7 +290,7 @@ cdef int _learn(object b, double t, double count, double weight) except -1:
         b._lvl_obs = lvl_obs + a * (count - lvl_obs)
         b._lvl_exp = lvl_exp + a * (seasonal - lvl_exp)
     if b.weekly:
-        _learn_week(b, slot, per_slot)
+        _learn_week(b, slot, per_slot, t)
     learned += 1
     b._n = learned
     b._mean = mean + (per_slot - mean) / <double>(learned if learned < 2000 else 2000)
@@ -428,7 +372,7 @@ cdef object _surge(
 ):
     """``SurgeDetector._update`` (``has_given``: an expectation ``given`` for the bucket); more than
     ``MAX_SPANS`` windows or a time that is not finite: the Python method."""
-    cdef list spans = det._spans
+    cdef tuple spans = det._spans
     cdef Py_ssize_t k = len(spans)
     if k > MAX_SPANS or not (-1e15 < t < 1e15):
         return det._update(t, observed, given if has_given else None, missing, learn_own)
@@ -443,32 +387,38 @@ cdef object _surge(
     # the window sums with this bucket (window_sums(), as _judge and _push compute them)
     cdef array obs_arr = det._obs
     cdef array exp_arr = det._exp
-    cdef double* obs = obs_arr.data.as_doubles
-    cdef double* exp_ = exp_arr.data.as_doubles
-    cdef long pos = det._pos
-    cdef long filled = det._filled
-    cdef long size = det._size
-    cdef list sum_o = det._sum_o
-    cdef list sum_e = det._sum_e
+    cdef float* obs = obs_arr.data.as_floats
+    cdef float* exp_ = exp_arr.data.as_floats
+    cdef long size = len(obs_arr)
+    cdef long pushes = det._pushes
+    cdef long pos = pushes % size
+    cdef long filled = pushes if pushes < size else size
+    cdef array sum_o_arr = det._sum_o
+    cdef array sum_e_arr = det._sum_e
+    cdef double* sum_o = sum_o_arr.data.as_doubles
+    cdef double* sum_e = sum_e_arr.data.as_doubles
     cdef double o[MAX_SPANS]
     cdef double e[MAX_SPANS]
     cdef long span_of[MAX_SPANS]
     cdef Py_ssize_t i
     for i in range(k):
         span_of[i] = spans[i]
-    _window_sums(k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, observed, expected, o, e)
+    # the bucket's values as the ring will keep them (single precision)
+    cdef double observed_1 = <float>observed, expected_1 = <float>expected
+    _window_sums(k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, observed_1, expected_1, o, e)
 
     # -- _judge
     cdef double learned_seconds = det._learned_seconds
     cdef double warmup = det.warmup
     cdef bint learning = learned_seconds < warmup
     cdef double cusum_prev = 0.0, cusum_k = 0.0
-    cdef list disp = det._disp
+    cdef array disp_arr = det._disp
+    cdef double* disp = disp_arr.data.as_doubles
     cdef double sd, lo, hi, oi, ei, s, r, best_s, fired_ratio, fired_s, low, trigger, min_excess
     cdef double cusum, cusum_surprise, d0
     cdef Py_ssize_t best_i = 0, fired_i = -1
     cdef object reading
-    cdef list minutes
+    cdef tuple minutes
     if missing:
         reading = _reading(t, observed, expected, 0.0, 0.0, 0.0, 0, 0.0, 0.0, False, 0.0, learning, True, False)
     else:
@@ -526,12 +476,12 @@ cdef object _surge(
                         False, False,
                     )
     if missing:
-        _push(det, 0.0, 0.0, k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, True)
+        _push(det, 0.0, 0.0, k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, True, pushes)
         det._cusum = 0.0
         return reading
 
     # -- the rest of _update
-    cdef double gate = det._gate
+    cdef double gate = det.gate
     cdef double surprise = reading[5]
     cdef double low_surprise = reading[10]
     cdef bint surprised = surprise >= gate or low_surprise >= gate
@@ -568,18 +518,20 @@ cdef object _surge(
     for i in range(k):
         sum_o[i] = o[i]
         sum_e[i] = e[i]
-    _push(det, observed, expected, k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, False)
+    _push(det, observed, expected, k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, False, pushes)
     det._learned_seconds = learned_seconds + bucket_seconds
     return reading
 
 
 cdef int _learn_dispersion(
-    object det, Py_ssize_t k, long* span_of, long filled, double* o_all, double* e_all, list disp
+    object det, Py_ssize_t k, long* span_of, long filled, double* o_all, double* e_all, double* disp
 ) except -1:
     """``SurgeDetector._learn_dispersion``."""
-    cdef double a = det._disp_alpha
-    cdef list num = det._disp_num
-    cdef list den = det._disp_den
+    cdef double quarter_day = 86_400 / <double><long>det.bucket_seconds / 4
+    cdef double a = 1.0 / (50.0 if 50.0 >= quarter_day else quarter_day)  # _disp_alpha
+    cdef array ew = det._disp_ew
+    cdef double* num = ew.data.as_doubles
+    cdef double* den = num + k
     cdef Py_ssize_t i
     cdef double e, o, var_now, sq, cap, n, d, r
     for i in range(k):
@@ -587,7 +539,7 @@ cdef int _learn_dispersion(
         if filled < span_of[i] - 1 or e <= 0:
             continue
         o = o_all[i]
-        var_now = e + <double>disp[i] * e * e
+        var_now = e + disp[i] * e * e
         sq = pow(o - e, SQUARE)
         cap = 16.0 * var_now
         sq = cap if cap < sq else sq
@@ -605,8 +557,8 @@ cdef int _learn_dispersion(
 
 
 cdef inline int _window_sums(
-    Py_ssize_t k, long* span_of, long pos, long filled, long size, double* obs, double* exp_,
-    list sum_o, list sum_e, double observed, double expected, double* o, double* e,
+    Py_ssize_t k, long* span_of, long pos, long filled, long size, float* obs, float* exp_,
+    double* sum_o, double* sum_e, double observed, double expected, double* o, double* e,
 ) except -1:
     """``SurgeDetector.window_sums``: the observed (``o``) and expected (``e``) sums per window over
     the ring's last buckets plus a new one (not learned); the one place _surge and _push take them."""
@@ -618,40 +570,39 @@ cdef inline int _window_sums(
             idx = pos - span
             if idx < 0:
                 idx += size
-            o[i] = <double>sum_o[i] - obs[idx] + observed
-            e[i] = <double>sum_e[i] - exp_[idx] + expected
+            o[i] = sum_o[i] - obs[idx] + observed
+            e[i] = sum_e[i] - exp_[idx] + expected
         else:
-            o[i] = <double>sum_o[i] + observed
-            e[i] = <double>sum_e[i] + expected
+            o[i] = sum_o[i] + observed
+            e[i] = sum_e[i] + expected
     return 0
 
 
 cdef int _push(
     object det, double observed, double expected, Py_ssize_t k, long* span_of, long pos, long filled,
-    long size, double* obs, double* exp_, list sum_o, list sum_e, bint compute,
+    long size, float* obs, float* exp_, double* sum_o, double* sum_e, bint compute, long pushes,
 ) except -1:
     """``SurgeDetector._push``; ``compute``: the window sums of the bucket are not in ``sum_o``/``sum_e``
-    yet (else they are)."""
+    yet (else they are); ``pushes``: the buckets pushed before."""
     cdef Py_ssize_t i
     cdef double o[MAX_SPANS]
     cdef double e[MAX_SPANS]
     if compute:
-        _window_sums(k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, observed, expected, o, e)
+        _window_sums(
+            k, span_of, pos, filled, size, obs, exp_, sum_o, sum_e, <float>observed, <float>expected, o, e
+        )
         for i in range(k):
             sum_o[i] = o[i]
             sum_e[i] = e[i]
-    obs[pos] = observed
-    exp_[pos] = expected
-    det._pos = pos + 1 if pos + 1 < size else 0
-    filled += 1
-    det._filled = size if size < filled else filled
+    obs[pos] = <float>observed
+    exp_[pos] = <float>expected
     if observed > 0:
         det.zero_run = 0
         det.zero_run_expected = 0.0
     else:
         det.zero_run = <long>det.zero_run + 1
         det.zero_run_expected = <double>det.zero_run_expected + expected
-    cdef long pushes = <long>det._pushes + 1
+    pushes += 1
     det._pushes = pushes
     if pushes % 10_000 == 0:
         det._resum()
@@ -698,11 +649,12 @@ def crisis_learn(object det, object vol, double mentions, double negative, bint 
             det._silent = True
             volume.mark_missing(volume.zero_run)
             negative_det.mark_missing(volume.zero_run)
-    cdef list totals = volume._sum_o
+    cdef array totals_arr = volume._sum_o
+    cdef double* totals = totals_arr.data.as_doubles
     assessment = _assess(det, vol, neg, totals)
     cdef long severity = assessment[1]
     if severity >= WARNING and <double>det.fade_surprise > 0:  # rare: the Python method
-        assessment = det._fade(assessment, list(totals))
+        assessment = det._fade(assessment, totals_arr.tolist())
     elif severity == 0:
         det._faded = False
     cdef double a
@@ -726,7 +678,7 @@ cdef inline double _share_baseline(object det) except? -1.0:
     return <double>det._share_neg / share_all if share_all > 0 else 0.0
 
 
-cdef object _assess(object det, object vol, object neg, list totals):
+cdef object _assess(object det, object vol, object neg, double* totals):
     """``CrisisDetector._assess``."""
     cdef double baseline = _share_baseline(det)
     cdef bint silent = det._silent
@@ -738,7 +690,7 @@ cdef object _assess(object det, object vol, object neg, list totals):
             baseline, 0.0, 0,
         )
     negative_det = det._negative
-    cdef list minutes = negative_det._minutes
+    cdef tuple minutes = negative_det._minutes
     cdef Py_ssize_t idx = minutes.index(neg[6])
     cdef double total = totals[idx]
     cdef double window_observed = neg[7]
@@ -779,11 +731,14 @@ cdef object _assess(object det, object vol, object neg, list totals):
     return _assessment(vol[0], severity, kind, buzz, False, False, vol, neg, share, baseline, score, topic_window)
 
 
-cdef object _sustained_window(object det, object negative_det, list minutes, list totals, double baseline):
+cdef object _sustained_window(object det, object negative_det, tuple minutes, double* totals, double baseline):
     """``CrisisDetector._sustained_window``."""
-    cdef list sum_o = negative_det._sum_o
-    cdef list sum_e = negative_det._sum_e
-    cdef list disp = negative_det._disp
+    cdef array sum_o_arr = negative_det._sum_o
+    cdef array sum_e_arr = negative_det._sum_e
+    cdef array disp_arr = negative_det._disp
+    cdef double* sum_o = sum_o_arr.data.as_doubles
+    cdef double* sum_e = sum_e_arr.data.as_doubles
+    cdef double* disp = disp_arr.data.as_doubles
     cdef double observed, expected, dispersion, total, share
     cdef double topic_ratio = det.topic_ratio
     cdef double min_excess = det.min_excess

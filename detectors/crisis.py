@@ -35,6 +35,7 @@ from river import base
 
 from detectors.binomial import upper_surprise as share_surprise
 from detectors.negbin import lower_surprise, upper_surprise
+from detectors.params import share_attributes
 from detectors.surge import DEFAULT_WINDOWS, Reading, SurgeDetector
 
 try:  # the per-bucket update compiled (detectors/_update.pyx): the same results, a fraction of the CPU
@@ -77,6 +78,31 @@ class Assessment(NamedTuple):
 #: An :class:`Assessment` from the tuple of all its fields, without the generated ``__new__`` (a
 #: third of the cost: one is made per bucket of every stream).
 _assessment: Callable[[tuple[Any, ...]], Assessment] = partial(tuple.__new__, Assessment)
+
+
+#: What a :class:`CrisisDetector` keeps that is the same for every stream of a configuration.
+_PARAMETERS = (
+    "bucket_seconds",
+    "warmup",
+    "surprise",
+    "watch_ratio",
+    "warning_ratio",
+    "crisis_ratio",
+    "min_excess",
+    "share_lift",
+    "share_ratio",
+    "share_surprise",
+    "topic_trigger",
+    "topic_windows",
+    "topic_ratio",
+    "topic_min_surprise",
+    "topic_share_surprise",
+    "fade_surprise",
+    "silent_after",
+    "silent_min_expected",
+    "windows",
+    "_share_alpha",
+)
 
 
 class CrisisDetector(base.AnomalyDetector):
@@ -187,6 +213,12 @@ class CrisisDetector(base.AnomalyDetector):
         self._share_alpha = 1.0 - 0.5 ** (bucket_seconds / (2 * 86_400.0))
         self._silent = False
         self._faded = False  # the surge that fired is over (see fade_surprise)
+        share_attributes(self, _PARAMETERS)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        share_attributes(self, (name for name in _PARAMETERS if name in state))
 
     @property
     def learning(self) -> bool:

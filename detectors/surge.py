@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from river import base
 
 from detectors.negbin import lower_surprise, upper_surprise
+from detectors.params import share_attributes
 from detectors.seasonal import SeasonalBaseline
 
 try:  # the per-bucket update compiled (detectors/_update.pyx): the same results, a fraction of the CPU
@@ -76,6 +77,31 @@ class Reading(NamedTuple):
     def excess(self) -> float:
         """Observed minus expected in the reported window."""
         return self.window_observed - self.window_expected
+
+
+#: What a :class:`SurgeDetector` keeps that is the same for every stream of a configuration.
+_PARAMETERS = (
+    "bucket_seconds",
+    "signal",
+    "windows",
+    "warmup",
+    "trigger",
+    "min_excess",
+    "gate",
+    "trickle",
+    "adapt_after",
+    "cusum_k",
+    "cusum_h",
+    "dispersion",
+    "weekly",
+    "_spans",
+    "_minutes",
+)
+
+
+def _single(x: float) -> float:
+    """``x`` in single precision, as the ring of recent buckets keeps it."""
+    return array("f", (x,))[0]
 
 
 #: A :class:`Reading` from the tuple of all its fields: ``tuple.__new__`` without the generated
@@ -152,36 +178,89 @@ class SurgeDetector(base.AnomalyDetector):
         self.warmup = warmup
         self.trigger = trigger
         self.min_excess = min_excess
-        self.gate = gate
+        self.gate = gate if gate is not None else max(2.0, trigger - 1.0)
         self.trickle = trickle
         self.adapt_after = adapt_after
         self.cusum_k = cusum_k
         self.cusum_h = cusum_h
         self.dispersion = dispersion
         self.weekly = weekly
-        self._gate = gate if gate is not None else max(2.0, trigger - 1.0)
         self._baseline: SeasonalBaseline | None = SeasonalBaseline(bucket_seconds, weekly=weekly)
-        self._expected_key = f"expected_{signal}"  # an expectation given with the bucket wins
-        self._spans = sorted({max(1, round(w * 60 / bucket_seconds)) for w in windows})
-        self._minutes = [round(s * bucket_seconds / 60) for s in self._spans]
-        self._size = self._spans[-1]
-        self._obs = array("d", bytes(8 * self._size))
-        self._exp = array("d", bytes(8 * self._size))
-        self._pos = 0  # next ring index to write
-        self._filled = 0
-        self._sum_o = [0.0] * len(self._spans)  # sums of the last `span` pushed buckets
-        self._sum_e = [0.0] * len(self._spans)
-        self._disp_num = [dispersion] * len(self._spans)  # EW of (O-E)^2 - E ...
-        self._disp_den = [1.0] * len(self._spans)  # ... over EW of E^2, per window
-        self._disp = [self._clip(n, d) for n, d in zip(self._disp_num, self._disp_den, strict=True)]
-        self._disp_alpha = 1.0 / max(50.0, 86_400 / bucket_seconds / 4)
+        self._spans = tuple(sorted({max(1, round(w * 60 / bucket_seconds)) for w in windows}))
+        self._minutes = tuple(round(s * bucket_seconds / 60) for s in self._spans)
+        k = len(self._spans)
+        # the last buckets (a ring as long as the longest window), written at _pushes % its length, in
+        # single precision (half the memory; the window sums add the values as the ring keeps them)
+        self._obs = array("f", [0.0]) * self._spans[-1]
+        self._exp = array("f", [0.0]) * self._spans[-1]
+        self._sum_o = array("d", [0.0]) * k  # sums of the last `span` pushed buckets
+        self._sum_e = array("d", [0.0]) * k
+        # per window: EW of (O-E)^2 - E (first k), over EW of E^2 (last k) ... and their ratio, clipped
+        self._disp_ew = array("d", [dispersion] * k + [1.0] * k)
+        self._disp = array("d", [self._clip(dispersion, 1.0)] * k)
         self._cusum = 0.0
         self._surprised_for = 0.0
         self._learned_seconds = 0.0
-        self._pushes = 0
+        self._pushes = 0  # buckets pushed into the ring
         #: consecutive buckets with nothing observed, and what was expected over them
         self.zero_run = 0
         self.zero_run_expected = 0.0
+        share_attributes(self, _PARAMETERS)
+
+    # Attributes are few on purpose (at most 29: beyond that CPython gives every instance a dict of its
+    # own, about 1.3 KB more per detector); what follows from them is derived.
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled state, also one of checkpoint versions 3 and 4 (lists of per-window sums,
+        the ring's position and fill, and the derived attributes kept)."""
+        state = dict(state)
+        old = "_pos" in state
+        if old:  # versions 3 and 4
+            gate = state.pop("_gate")
+            for name in ("_expected_key", "_size", "_disp_alpha"):
+                state.pop(name, None)
+            size = len(state["_obs"])
+            pos, filled = state.pop("_pos"), state.pop("_filled")
+            pushes = state.get("_pushes", filled)
+            if filled < size:
+                pushes = filled
+            else:  # the same position in the ring (the drift re-sum may come a little earlier or later)
+                pushes = max(pushes, size)
+                pushes += (pos - pushes) % size
+            state["_pushes"], state["gate"] = pushes, gate
+            for name in ("_sum_o", "_sum_e", "_disp"):
+                state[name] = array("d", state[name])
+            state["_disp_ew"] = array("d", [*state.pop("_disp_num"), *state.pop("_disp_den")])
+            state["_obs"], state["_exp"] = array("f", state["_obs"]), array("f", state["_exp"])
+            state["_spans"], state["_minutes"] = tuple(state["_spans"]), tuple(state["_minutes"])
+        for name, value in state.items():
+            if type(value) is array:  # no room to grow (an unpickled array has a fifth more)
+                value = array(value.typecode, value)
+            setattr(self, name, value)
+        share_attributes(self, _PARAMETERS)
+        if old:  # the sums of the ring's values as it now keeps them
+            self._resum()
+
+    @property
+    def _pos(self) -> int:
+        """Next ring index to write."""
+        return self._pushes % len(self._obs)
+
+    @property
+    def _filled(self) -> int:
+        """Buckets the ring holds."""
+        n = self._pushes
+        size = len(self._obs)
+        return n if n < size else size
+
+    @property
+    def _expected_key(self) -> str:
+        """Key of an expectation given with the bucket (it wins over the own baseline)."""
+        return f"expected_{self.signal}"
+
+    @property
+    def _disp_alpha(self) -> float:
+        """Weight of a calm bucket in the dispersion's EW sums (about four days of buckets)."""
+        return 1.0 / max(50.0, 86_400 / self.bucket_seconds / 4)
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -238,6 +317,7 @@ class SurgeDetector(base.AnomalyDetector):
         sum_o, sum_e = self._sum_o, self._sum_e
         o: list[float] = []
         e: list[float] = []
+        observed, expected = _single(observed), _single(expected)  # as the ring will keep them
         for i, span in enumerate(self._spans):
             if filled >= span:  # the ring holds the longest span: a negative index wraps
                 o.append(sum_o[i] - obs[pos - span] + observed)
@@ -308,7 +388,7 @@ class SurgeDetector(base.AnomalyDetector):
             self._push(0.0, 0.0)
             self._cusum = 0.0
             return reading
-        gate = self._gate
+        gate = self.gate
         surprised = reading.surprise >= gate or reading.low_surprise >= gate
         self._surprised_for = self._surprised_for + self.bucket_seconds if surprised else 0.0
         weight = 1.0
@@ -357,13 +437,14 @@ class SurgeDetector(base.AnomalyDetector):
         sums = o, e
         best_s, best_i, fired_i, fired_ratio, fired_s = 0.0, 0, -1, 0.0, 0.0
         trigger, min_excess = self.trigger, self.min_excess
+        observed_1, expected_1 = _single(observed), _single(expected)  # as the ring will keep them
         for i, span in enumerate(self._spans):
             if filled >= span:  # the ring holds the longest span: a negative index wraps
-                oi = sum_o[i] - obs[pos - span] + observed
-                ei = sum_e[i] - exp[pos - span] + expected
+                oi = sum_o[i] - obs[pos - span] + observed_1
+                ei = sum_e[i] - exp[pos - span] + expected_1
             else:
-                oi = sum_o[i] + observed
-                ei = sum_e[i] + expected
+                oi = sum_o[i] + observed_1
+                ei = sum_e[i] + expected_1
             o.append(oi)
             e.append(ei)
             if oi <= ei or oi <= 0.0:  # no upper surprise (0): neither the best nor a trigger
@@ -400,8 +481,9 @@ class SurgeDetector(base.AnomalyDetector):
 
     def mark_missing(self, buckets: int) -> None:
         """Forget the last ``buckets`` buckets from the windows (found to be missing after the fact)."""
+        pos, size = self._pos, len(self._obs)
         for k in range(1, min(buckets, self._filled) + 1):
-            idx = (self._pos - k) % self._size
+            idx = (pos - k) % size
             self._obs[idx] = 0.0
             self._exp[idx] = 0.0
         self._resum()
@@ -415,7 +497,8 @@ class SurgeDetector(base.AnomalyDetector):
     def _learn_dispersion(self, sums: tuple[list[float], list[float]]) -> None:
         a = self._disp_alpha
         o_all, e_all = sums
-        num, den, disp, filled = self._disp_num, self._disp_den, self._disp, self._filled
+        ew, disp, filled = self._disp_ew, self._disp, self._filled
+        k = len(disp)
         for i, span in enumerate(self._spans):
             e = e_all[i]
             if filled < span - 1 or e <= 0:
@@ -424,8 +507,8 @@ class SurgeDetector(base.AnomalyDetector):
             var_now = e + disp[i] * e * e
             sq, cap = (o - e) ** 2, 16.0 * var_now  # winsorised at 4 standard deviations:
             sq = cap if cap < sq else sq  # min(sq, cap), inline
-            n = num[i] = num[i] + a * ((sq - e) - num[i])
-            d = den[i] = den[i] + a * (e * e - den[i])
+            n = ew[i] = ew[i] + a * ((sq - e) - ew[i])
+            d = ew[k + i] = ew[k + i] + a * (e * e - ew[k + i])
             d = d if d > 1e-9 else 1e-9  # as _clip, inline: this runs for every calm bucket
             r = n / d
             r = r if r > 0.002 else 0.002
@@ -435,13 +518,11 @@ class SurgeDetector(base.AnomalyDetector):
         self, observed: float, expected: float, sums: tuple[list[float], list[float]] | None = None
     ) -> None:
         """Append a bucket to the windows; ``sums`` are :meth:`window_sums` of it when known."""
-        size, pos = self._size, self._pos
-        self._sum_o, self._sum_e = sums or self.window_sums(observed, expected)
+        o, e = sums or self.window_sums(observed, expected)
+        self._sum_o, self._sum_e = array("d", o), array("d", e)
+        pos = self._pos
         self._obs[pos] = observed
         self._exp[pos] = expected
-        self._pos = pos + 1 if pos + 1 < size else 0
-        filled = self._filled + 1
-        self._filled = size if size < filled else filled  # min(filled, size)
         if observed > 0:
             self.zero_run, self.zero_run_expected = 0, 0.0
         else:
@@ -453,7 +534,8 @@ class SurgeDetector(base.AnomalyDetector):
 
     def _resum(self) -> None:
         """Recompute the window sums from the ring (bounds floating-point drift)."""
+        pos, filled, size = self._pos, self._filled, len(self._obs)
         for i, span in enumerate(self._spans):
-            idx = [(self._pos - k) % self._size for k in range(1, min(span, self._filled) + 1)]
+            idx = [(pos - k) % size for k in range(1, min(span, filled) + 1)]
             self._sum_o[i] = sum(self._obs[j] for j in idx)
             self._sum_e[i] = sum(self._exp[j] for j in idx)

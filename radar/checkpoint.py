@@ -49,12 +49,15 @@ log = logging.getLogger(__name__)
 #: activity instead of buckets; 3: the recent activity keeps its buckets as columns, author activity
 #: and the weekly baseline's counters moved to arrays; 4: the recent activity keeps its terms as
 #: numbers into a table shared by the streams, its counts in the narrowest integers and its candidate
-#: posts packed, author activity keeps its authors' names in one bytearray). Version 3 is still read:
-#: the classes whose state changed since convert a version-3 state when unpickled (``__setstate__``).
+#: posts packed, author activity keeps its authors' names in one bytearray; 5: the detectors keep their
+#: rings of recent buckets in single precision and the weekly memory as one-byte codes, derive what
+#: follows from their other attributes, author activity keeps its counts in single precision and a
+#: stream keeps its last bucket's figures instead of the whole assessment). Versions 3 and 4 are still
+#: read: the classes whose state changed since convert an older state when unpickled (``__setstate__``).
 #: Other versions are refused with a CheckpointError naming both versions, never half-read.
-VERSION = 4
+VERSION = 5
 #: Versions read, and migrated to the current one on load.
-READS = frozenset({3, VERSION})
+READS = frozenset({3, 4, VERSION})
 PICKLE_PROTOCOL = 5
 _MAGIC = b"RADARCKPT\x01"
 _HEADER = struct.Struct(">QI")  # payload length, CRC-32 of the payload

@@ -266,6 +266,8 @@ class RecentActivity:
             if isinstance(state[name], list):  # version 3
                 state[name] = _Candidates.of(state[name])
         for name, value in state.items():
+            if type(value) is array:  # no room to grow (an unpickled array has a fifth more)
+                value = array(value.typecode, value)
             setattr(self, name, value)
         self._term_ids = _narrowest(TERMS.acquire(terms), "H")
         TERMS.register(self)
@@ -453,6 +455,12 @@ class _Candidates:
             candidates.beaten.append(beaten)
             candidates.packed.append(_pack(post))
         return candidates
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        for name, value in state[1].items():
+            if type(value) is array:  # no room to grow (an unpickled array has a fifth more)
+                value = array(value.typecode, value)
+            setattr(self, name, value)
 
     def __len__(self) -> int:
         return len(self.packed)
