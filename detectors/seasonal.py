@@ -112,7 +112,7 @@ class SeasonalBaseline:
         self._scale = bucket_seconds / SLOT_SECONDS  # counts are kept per 5-minute slot
         self._day_alpha = 1.0 - math.exp(-1.0 / (day_memory * per_slot))
         self._level_alpha = 1.0 - 0.5 ** (bucket_seconds / level_half_life)
-        self._day = array("f", bytes(4 * DAY_SLOTS))
+        self._day = array("f", [0.0]) * DAY_SLOTS
         self._day_n = bytearray(DAY_SLOTS)  # buckets learned per slot (+1 for the prior), up to 255
         self._full = min(255, round(1.0 / self._day_alpha))  # buckets an exponential slot is worth
         self._prior = 2.0 * per_slot  # neighbourhood weight, in buckets

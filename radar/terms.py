@@ -71,10 +71,14 @@ class TermBaseline:
             raise ValueError(f"half_life_buckets: {half_life_buckets} must be positive")
         self.width = width
         self.half_life_buckets = half_life_buckets
-        self._cells = array("f", bytes(4 * width))
+        self._cells = array("f", [0.0]) * width
         self._mentions = 0.0  # decayed number of mentions learned
         self._scale = 1.0  # lazy decay: true count = cell * scale
         self._decay = 0.5 ** (1.0 / half_life_buckets)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        cells = state["_cells"]  # no room to grow (an unpickled array has a fifth more)
+        self.__dict__.update(state, _cells=array(cells.typecode, cells))
 
     def _cell(self, term: str) -> int:
         return zlib.crc32(term.encode("utf-8")) % self.width
