@@ -62,9 +62,9 @@ class AuthorActivity:
         # the authors, least recently active first, as one run of encoded names each ended by a NUL
         # after a leading NUL (a name is found with one search for NUL + name + NUL, at C speed): a
         # string and a dict entry per author cost about 90 bytes plus the name. Their decayed counts
-        # and times in two arrays in the same order (12 bytes instead of a tuple of two floats).
+        # and times in two arrays in the same order (8 bytes each instead of a tuple of two floats).
         self._names = bytearray(_END)
-        self._counts = array("f")  # single precision: a weight needs no more
+        self._counts = array("d")
         self._at = array("d")
         # derived (not pickled: the hash of a name differs from one process to the next), once there are
         # _FILTER_FROM authors: how many fall in each cell of their hash, and the cell of each author
@@ -82,10 +82,8 @@ class AuthorActivity:
         if slots is not None:  # version 3: author -> slot of the arrays, least recently active first
             counts, at = state["_counts"], state["_at"]
             state["_names"] = bytearray(_END + b"".join(_encoded(a) + _END for a in slots))
-            state["_counts"] = array("f", [counts[s] for s in slots.values()])
+            state["_counts"] = array("d", [counts[s] for s in slots.values()])
             state["_at"] = array("d", [at[s] for s in slots.values()])
-        elif state["_counts"].typecode == "d":  # version 4
-            state["_counts"] = array("f", state["_counts"])
         for name, value in state.items():
             if type(value) is array:  # no room to grow (an unpickled array has a fifth more)
                 value = array(value.typecode, value)

@@ -51,9 +51,9 @@ log = logging.getLogger(__name__)
 #: numbers into a table shared by the streams, its counts in the narrowest integers and its candidate
 #: posts packed, author activity keeps its authors' names in one bytearray; 5: the detectors keep their
 #: rings of recent buckets in single precision and the weekly memory as one-byte codes, derive what
-#: follows from their other attributes, author activity keeps its counts in single precision and a
-#: stream keeps its last bucket's figures instead of the whole assessment). Versions 3 and 4 are still
-#: read: the classes whose state changed since convert an older state when unpickled (``__setstate__``).
+#: follows from their other attributes, and a stream keeps its last bucket's figures instead of the
+#: whole assessment). Versions 3 and 4 are still read: the classes whose state changed since convert
+#: an older state when unpickled (``__setstate__``).
 #: Other versions are refused with a CheckpointError naming both versions, never half-read.
 VERSION = 5
 #: Versions read, and migrated to the current one on load.

@@ -5,20 +5,14 @@ from __future__ import annotations
 import math
 import pickle
 import random
-from array import array
 
 import pytest
 
 from radar.authors import AuthorActivity
 
 
-def _single(x: float) -> float:
-    return array("f", [x])[0]
-
-
 class _Reference:
-    """The version-3 author activity: a dict of author -> (decayed count, time), least recent first;
-    the counts kept in single precision, as the compact record keeps them."""
+    """The version-3 author activity: a dict of author -> (decayed count, time), least recent first."""
 
     def __init__(self, capacity: int, half_life: float) -> None:
         self.capacity, self.half_life = capacity, half_life
@@ -30,7 +24,7 @@ class _Reference:
         seen = self.authors.pop(author, None)
         if seen is not None:
             count = seen[0] * math.pow(0.5, max(0.0, t - seen[1]) / self.half_life)
-            self.authors[author] = (_single(count + 1.0), max(t, seen[1]))
+            self.authors[author] = (count + 1.0, max(t, seen[1]))
             return 1.0 / (1.0 + count)
         if len(self.authors) >= self.capacity:
             del self.authors[next(iter(self.authors))]
