@@ -11,7 +11,9 @@ Runs ``--streams`` streams through one simulated day of 1-minute buckets in the 
   kept for the why of alerts, escalation, the per-stream figures) divided by the number of streams;
   the median, p95, mean and max over the ticks. Garbage collections that happen inside a tick are
   included (and reported separately too), and so is the GC time of the whole day (most collections are
-  triggered by the mentions going in, but their cost grows with the state every stream keeps).
+  triggered by the mentions going in, but their cost grows with the state every stream keeps). The
+  collector is set as the ``radar`` command sets it (:func:`radar.garbage.tune`: young threshold
+  50,000); ``--gc-young 700`` measures CPython's default instead.
 * **the detector alone**: ``CrisisDetector.update`` on the same counts, one detector per stream, timed
   the same way (the per-call loop and the feature dict are included: about 0.2 µs).
 * **a metrics scrape**: ``RadarMetrics.exposition()`` (which reads every stream's sample), per stream,
@@ -63,7 +65,9 @@ from typing import Any
 import numpy as np
 
 from detectors.crisis import CrisisDetector
+from radar import garbage
 from radar.config import RadarConfig
+from radar.garbage import YOUNG_THRESHOLD
 from radar.mention import Mention
 from radar.pipeline import Pipeline, StreamState
 from radar.recent import TERMS as RECENT_TERMS
@@ -118,6 +122,7 @@ class Variant:
     seed: int
     sample: int  # streams whose state is measured with tracemalloc and pickle
     scrape_every: int  # ticks between timed metrics scrapes (0: never)
+    gc_young: int = YOUNG_THRESHOLD  # the collector's young threshold (the radar command's by default)
 
 
 # -- the workload --------------------------------------------------------------------------------------
@@ -393,6 +398,7 @@ def pretrained(load: Load, seed: int) -> tuple[list[bytes], list[bytes]]:
 
 def run_variant(v: Variant) -> dict[str, Any]:
     """Run one variant (in its own process) and return its figures."""
+    garbage.tune(v.gc_young)
     load = LOADS[v.load]
     rng = np.random.default_rng(v.seed)
     classes = stream_classes(load, v.streams, rng)
@@ -602,6 +608,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--sample", type=int, default=200, help="streams measured with tracemalloc/pickle")
     ap.add_argument("--scrape-every", type=int, default=60, help="ticks between timed metrics scrapes")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument(
+        "--gc-young",
+        type=int,
+        default=YOUNG_THRESHOLD,
+        help="young-generation threshold of the garbage collector (the radar command sets "
+        f"{YOUNG_THRESHOLD}; 700 is CPython's default)",
+    )
     ap.add_argument("--in-process", action="store_true", help="no fresh process per variant (RSS mixes)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -622,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.seed,
             args.sample,
             args.scrape_every,
+            args.gc_young,
         )
         for load in args.loads
         for phase in args.phases

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from radar import garbage
 from radar.config import ConfigError, RadarConfig, check_config_report, load_config
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``radar`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
+    garbage.tune()  # a bucket's short-lived objects die young: full collections become rare
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
