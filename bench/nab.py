@@ -34,6 +34,18 @@ buckets (neither learned nor scored), so the detector's windows stay aligned wit
   detector grades severity by (trigger on surprise, grade by magnitude). A function of the
   reading alone: the radar could use it as it is.
 
+``--emit`` says which rows carry their score:
+
+* ``rows`` (default): every row, as NAB runs a detector: a surge that stays above the threshold for an
+  hour is twelve detections, and outside a labelled window twelve false positives.
+* ``incidents``: only the rows at which the radar would announce something, the rest score 0. A
+  triggered reading opens an incident unless one is open; the incident stays open until the radar's
+  quiet period (``[escalation] quiet_period_minutes``, 60 by default) passes without a triggered
+  reading, as :class:`alerts.escalation.EscalationPolicy` resolves incidents. A row scores when it
+  opens an incident, or when its score is above every score the open incident has had (the radar
+  announces an escalation, not the same level again). Nothing here is chosen on NAB: the quiet period
+  is the radar's default.
+
 ``--evaluate`` then scores the outputs with ``../shared/bench/nabscore.py`` for the three NAB
 profiles, (a) with the threshold optimised on all the files (in-sample, as NAB reports) and
 (b) leave-one-file-out: each file is scored at the threshold that maximises the summed raw
@@ -151,6 +163,47 @@ SCORES: dict[str, Callable[[Mapping[str, Any]], Scorer]] = {
 }
 
 
+class IncidentEmitter:
+    """Keeps a row's score only where the radar would announce something (``--emit incidents``): the
+    reading that opens an incident (no triggered reading in the quiet period before it) and those
+    whose score beats every earlier score of the open incident (an escalation); other rows score 0.
+
+    >>> emit = IncidentEmitter(quiet_seconds=3600.0)
+    >>> readings = [(0, True, 0.4), (1, True, 0.3), (2, True, 0.6), (3, False, 0.0)]
+    >>> [emit(i * 300.0, triggered, s) for i, triggered, s in readings]
+    [0.4, 0.0, 0.6, 0.0]
+    >>> emit(20 * 300.0, True, 0.2)  # 85 min after the last triggered reading: a new incident
+    0.2
+    """
+
+    def __init__(self, quiet_seconds: float) -> None:
+        self.quiet_seconds = quiet_seconds
+        self._last_trigger: float | None = None
+        self._peak = 0.0
+
+    def __call__(self, t: float, triggered: bool, score: float) -> float:
+        """The score to write for a reading at ``t``: ``score`` if announced, else 0."""
+        if not triggered:
+            return 0.0
+        if self._last_trigger is None or t - self._last_trigger > self.quiet_seconds:
+            self._peak = 0.0  # the open incident (if any) resolved: this reading opens a new one
+        self._last_trigger = t
+        if score > self._peak:
+            self._peak = score
+            return score
+        return 0.0
+
+
+def radar_quiet_seconds() -> float:
+    """The radar's default quiet period before an incident resolves (``[escalation]``)."""
+    from radar.config import EscalationSettings
+
+    return EscalationSettings().quiet_period_minutes * 60.0
+
+
+EMITS = ("rows", "incidents")
+
+
 def split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``--param`` values split into the detector's arguments and the severity grader's."""
     detector, grader = {}, {}
@@ -189,6 +242,7 @@ def score_series(
     values: Sequence[str],
     params: Mapping[str, Any] | None = None,
     score: str = "severity",
+    emit: str = "rows",
 ) -> list[Row]:
     """Stream the rows through a fresh detector; the score of row i only sees rows 0..i."""
     from detectors.surge import SurgeDetector
@@ -197,6 +251,9 @@ def score_series(
     kwargs = {**radar_params(), **own}
     detector = SurgeDetector(**kwargs)
     to_score = SCORES[score](options)
+    if emit not in EMITS:
+        raise ValueError(f"emit: {emit!r} is not one of {EMITS}")
+    announce = IncidentEmitter(radar_quiet_seconds()) if emit == "incidents" else None
     bucket = float(kwargs["bucket_seconds"])
     signal = kwargs["signal"]
     out: list[Row] = []
@@ -209,6 +266,8 @@ def score_series(
                 detector.update({"t": last + k * bucket, "missing": True})
         reading = detector.update({"t": t, signal: float(value)})
         s = to_score(reading, detector)
+        if announce is not None:
+            s = announce(t, bool(reading.triggered and not reading.learning and not reading.missing), s)
         if not 0.0 <= s <= 1.0 or math.isnan(s):
             raise ValueError(f"score {s!r} of row {stamp} is outside [0, 1]")
         out.append((stamp, value, s))
@@ -226,7 +285,11 @@ def write_result(path: Path, rows: Sequence[Row]) -> None:
 
 
 def run(
-    data: Path, out: Path, params: Mapping[str, Any] | None = None, score: str = "severity"
+    data: Path,
+    out: Path,
+    params: Mapping[str, Any] | None = None,
+    score: str = "severity",
+    emit: str = "rows",
 ) -> dict[str, Any]:
     """Score every ``*.csv`` of ``data`` into ``out``; returns rows and seconds per file."""
     files = sorted(p for p in data.glob("*.csv") if p.is_file())
@@ -239,7 +302,7 @@ def run(
     for path in files:
         stamps, values = read_series(path)
         started = time.perf_counter()
-        rows = score_series(stamps, values, params, score)
+        rows = score_series(stamps, values, params, score, emit)
         seconds = time.perf_counter() - started
         write_result(out / path.name, rows)
         stats[path.name] = {"rows": len(rows), "seconds": round(seconds, 3)}
@@ -459,7 +522,8 @@ def write_markdown(path: Path, results: Mapping[str, Any]) -> None:
             f"## {label}",
             "",
             *([run_["note"], ""] if run_.get("note") else []),
-            f"`{det['class']}({params})`, score `{det['score']}`{options}: {det['score_definition']}",
+            f"`{det['class']}({params})`, score `{det['score']}`{options}: {det['score_definition']}"
+            + _emit_text(det),
             "",
             f"Command: `{run_['commands'][0]}`",
             "",
@@ -487,6 +551,13 @@ def write_markdown(path: Path, results: Mapping[str, Any]) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
+def _emit_text(det: Mapping[str, Any]) -> str:
+    """How the rows were emitted, for the markdown (nothing for the default, every row)."""
+    if det.get("emit", "rows") == "rows":
+        return ""
+    return f" Emitted: `--emit {det['emit']}`: {det.get('emit_definition', '')}"
+
+
 def _param_text(params: Mapping[str, Any]) -> tuple[str, str]:
     """The detector's arguments, and the severity grader's as `` (NAME=VALUE, ...)`` (or "")."""
     own, grader = split_params(params)
@@ -502,7 +573,8 @@ def _nested_markdown(label: str, run_: Mapping[str, Any]) -> list[str]:
         f"## {label}",
         "",
         *([run_["note"], ""] if run_.get("note") else []),
-        f"`{det['class']}({params})`, score `{det['score']}`{options}: {det['score_definition']}",
+        f"`{det['class']}({params})`, score `{det['score']}`{options}: {det['score_definition']}"
+        + _emit_text(det),
         "",
         f"**Nested leave-one-file-out** over {len(grid['configs'])} configurations "
         f"(grid: {'; '.join(f'{k} in {list(v)}' for k, v in grid['values'].items())}): for each held-out",
@@ -577,6 +649,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="folder for the result CSVs")
     ap.add_argument("--score", choices=sorted(SCORES), default="severity", help="reading -> anomaly_score")
     ap.add_argument(
+        "--emit",
+        choices=EMITS,
+        default="rows",
+        help="rows: every row carries its score; incidents: only the rows at which the radar would "
+        "announce an incident or its escalation (60-min quiet period), the rest score 0",
+    )
+    ap.add_argument(
         "--param",
         type=_parse_param,
         action="append",
@@ -622,7 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ap.error("--nested needs --evaluate")
         return _main_nested(a, args_list, params)
     started = time.perf_counter()
-    stats = run(a.data, a.out, params, a.score)
+    stats = run(a.data, a.out, params, a.score, a.emit)
     detect_seconds = time.perf_counter() - started
     if not a.evaluate:
         return 0
@@ -668,6 +747,13 @@ def _detector_record(a: argparse.Namespace, params: dict[str, Any]) -> dict[str,
         "params": {**radar_params(), **params},
         "score": a.score,
         "score_definition": " ".join((SCORES[a.score].__doc__ or "").split()),
+        "emit": a.emit,
+        **(
+            {"emit_definition": " ".join((IncidentEmitter.__doc__ or "").split("\n\n")[0].split())}
+            if a.emit == "incidents"
+            else {}
+        ),
+        **({"quiet_seconds": radar_quiet_seconds()} if a.emit == "incidents" else {}),
         "streaming": "score of row i = SurgeDetector.update(row i) reading (judged before learning)",
     }
 
@@ -684,7 +770,7 @@ def _main_nested(a: argparse.Namespace, args_list: list[str], params: dict[str, 
         label = _config_label(config)
         print(f"[{k + 1}/{len(configs)}] {label}", file=sys.stderr)
         started = time.perf_counter()
-        stats = run(a.data, a.out / f"g{k:02d}", {**params, **config}, a.score)
+        stats = run(a.data, a.out / f"g{k:02d}", {**params, **config}, a.score, a.emit)
         detect_seconds += time.perf_counter() - started
         rows = sum(s["rows"] for s in stats.values())
         started = time.perf_counter()

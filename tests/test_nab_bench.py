@@ -72,19 +72,20 @@ def test_one_row_per_input_row_with_scores_in_unit_interval(tmp_path: Path, scor
     assert scores[300] < max(scores[320:330])
 
 
+@pytest.mark.parametrize("emit", nab.EMITS)
 @pytest.mark.parametrize("score", sorted(nab.SCORES))
-def test_truncating_the_input_leaves_earlier_scores_unchanged(tmp_path: Path, score: str) -> None:
+def test_truncating_the_input_leaves_earlier_scores_unchanged(tmp_path: Path, score: str, emit: str) -> None:
     full_dir, cut_dir = tmp_path / "full", tmp_path / "cut"
     full_dir.mkdir()
     cut_dir.mkdir()
     data = _write_series(full_dir / "series.csv")
     stamps, values = [t for t, _ in data], [v for _, v in data]
-    full = nab.score_series(stamps, values, score=score)
+    full = nab.score_series(stamps, values, score=score, emit=emit)
     for k in (0, 150, 299, 322, ROWS - 2):
         (cut_dir / "series.csv").write_text(
             "timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in data[: k + 1])
         )
-        nab.run(cut_dir, cut_dir / "out", score=score)
+        nab.run(cut_dir, cut_dir / "out", score=score, emit=emit)
         cut = _read_result(cut_dir / "out" / "series.csv")
         assert len(cut) == k + 1
         assert [s for _, _, s in cut] == [s for _, _, s in full[: k + 1]]
@@ -113,6 +114,37 @@ def test_default_score_is_the_detector_layers_severity_of_each_reading(tmp_path:
         expected.append(grader.update(reading, detector.current_excesses()))
     assert [s for _, _, s in rows] == expected
     assert max(expected) == 1.0  # the series' first surge
+
+
+def test_incidents_keep_only_the_rows_that_open_or_escalate_an_incident(tmp_path: Path) -> None:
+    data = _write_series(tmp_path / "series.csv")
+    stamps, values = [t for t, _ in data], [v for _, v in data]
+    every = [s for _, _, s in nab.score_series(stamps, values)]
+    announced = [s for _, _, s in nab.score_series(stamps, values, emit="incidents")]
+    assert len(announced) == len(every)
+    kept = [i for i, s in enumerate(announced) if s > 0]
+    assert kept and kept[0] == next(i for i, s in enumerate(every) if s > 0)  # the incident opens
+    assert all(announced[i] == every[i] for i in kept)  # a kept row keeps its score
+    # within one incident (triggered readings less than the 60-min quiet period apart), a row is kept
+    # only when it beats every earlier score of the incident: the surge is announced once, then escalations
+    peak = 0.0
+    for i in range(kept[0], 330):
+        if announced[i] > 0:
+            assert every[i] > peak
+            peak = every[i]
+        elif every[i] > 0:
+            assert every[i] <= peak
+    assert max(announced) == max(every)  # the surge's worst reading is announced
+    assert sum(s > 0 for s in announced) < sum(s > 0 for s in every)
+
+
+def test_an_incident_reopens_after_the_quiet_period() -> None:
+    emit = nab.IncidentEmitter(quiet_seconds=3600.0)
+    assert emit(0.0, True, 0.7) == 0.7
+    assert emit(3600.0, True, 0.5) == 0.0  # still open: 60 min since the last triggered reading
+    assert emit(7200.0, False, 0.0) == 0.0
+    assert emit(7500.0, True, 0.5) == 0.5  # 65 min after: the incident resolved, this one is new
+    assert emit(7800.0, True, 0.0) == 0.0  # a triggered reading without excess announces nothing
 
 
 def test_nested_grid_is_every_combination() -> None:
