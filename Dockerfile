@@ -27,7 +27,7 @@ RUN apt-get update \
 RUN python -m venv /opt/venv
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY radar ./radar
 COPY detectors ./detectors
 COPY alerts ./alerts

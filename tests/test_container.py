@@ -317,7 +317,7 @@ def test_build_context_holds_the_package_and_nothing_else() -> None:
     context = build_context()
     _stage, _runs, copies, _workdir = build_steps(Dockerfile())
     copied = {s.strip("/") for sources, _ in copies for s in sources}
-    assert copied == {"pyproject.toml", "README.md", "radar", "detectors", "alerts"}
+    assert copied == {"pyproject.toml", "README.md", "LICENSE", "radar", "detectors", "alerts"}
     tops = {f.split("/", 1)[0] for f in context}
     assert tops == copied, f"the context should hold what the build copies, not {sorted(tops - copied)}"
     assert {
