@@ -11,6 +11,8 @@ escalate, in one process (``--workers 0``), and
 (c) the same with sentiment scored in worker processes beside the pipeline (``radar backtest``'s
 default on a machine with more than one CPU: CPUs - 1 workers, at most 4).
 Reports mentions/s medians and their ratios to (a) (target: pipeline >= 0.6x VADER-only).
+The garbage collector is set as the ``radar`` command sets it (:func:`radar.garbage.tune`);
+``--gc-young 700`` measures CPython's default instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from radar import garbage
 from radar.backtest import run_backtest
 from radar.cli import config_from_rules
 from radar.scenario import default_scenario, stream_rules, write_scenario
@@ -108,13 +111,20 @@ def main() -> None:
     ap.add_argument("--volumes", type=float, nargs="+", default=[1.0, 10.0], help="stream volume multipliers")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "throughput.json")
     ap.add_argument("--workers", type=int, default=max(1, default_workers()), help="scoring workers for (c)")
+    ap.add_argument(
+        "--gc-young",
+        type=int,
+        default=garbage.YOUNG_THRESHOLD,
+        help="young-generation threshold of the garbage collector (700: CPython's default)",
+    )
     args = ap.parse_args()
+    garbage.tune(args.gc_young)
     scorer = VaderScorer()
     results = [workload(args.days, args.seed, v, args.repeat, scorer, args.workers) for v in args.volumes]
     volumes = " ".join(f"{v:g}" for v in args.volumes)
     doc = {
         "command": f"python bench/throughput.py --days {args.days} --seed {args.seed} --repeat {args.repeat} "
-        f"--volumes {volumes} --workers {args.workers}",
+        f"--volumes {volumes} --workers {args.workers} --gc-young {args.gc_young}",
         "machine": f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cpus",
         "target_ratio": 0.6,
