@@ -48,14 +48,15 @@ from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from detectors.crisis import Assessment
 from radar.backtest import run_backtest
 from radar.config import RadarConfig, load_config
 from radar.mention import Mention
-from radar.pipeline import Pipeline, StreamState
+from radar.pipeline import TOPIC_SECONDS, Pipeline, StreamState
 from radar.scorepool import default_workers
 from radar.sentiment import VaderScorer, classify
 from radar.sources.files import read_mentions
@@ -86,6 +87,8 @@ THIN_SAMPLE = 50
 #: Longest tweet fragment quoted in the report.
 FRAGMENT = 60
 CANCELLED = "cancelled flight"
+#: The term the export's "Cancelled Flight" gives (what the term baseline counts).
+CANCELLED_TERM = "cancelled"
 NOTIFYING = ("warning", "crisis")
 LEVEL_COLORS = {"watch": "#f5d142", "warning": "#f08c1a", "crisis": "#d62728"}
 
@@ -114,9 +117,16 @@ class TracingPipeline(Pipeline):
         #: per stream, (mentions, negative) of every non-empty bucket by its start
         self.buckets: dict[str, dict[int, tuple[int, int]]] = {}
         self.learning_until: dict[str, float] = {}
+        #: per stream, after warm-up: (bucket end, the most unusual term of the last hour and its
+        #: surprise, the "cancelled" count of that hour and its surprise), see ``_trace_topic``
+        self.topics: dict[str, list[TopicTrace]] = {}
+        #: per stream, the surprise at which an emerging topic confirms a sustained negative surge
+        self.topic_trigger: dict[str, float] = {}
 
     def _record(self, state: StreamState, bucket: Bucket, a: Assessment) -> None:
         super()._record(state, bucket, a)
+        if not a.learning and bucket.mentions:
+            self._trace_topic(state, bucket)
         key = (state.name, int(bucket.start // 3600) * 3600)
         row = self.hours.get(key)
         if row is None:
@@ -133,6 +143,28 @@ class TracingPipeline(Pipeline):
         if a.learning:
             row.learning = True
             self.learning_until[state.name] = bucket.end
+
+    def _trace_topic(self, state: StreamState, bucket: Bucket) -> None:
+        """What an emerging-topic check would find now: the most unusual term of the last hour,
+        and how unusual "cancelled" is (the detector's emerging-topic check, run on every bucket
+        rather than only on sustained negative surges, after the bucket was closed)."""
+        terms, mentions = state.recent.terms(bucket.end - TOPIC_SECONDS)
+        term, surprise = state.terms.emerging(terms, mentions)
+        cancelled = terms.get(CANCELLED_TERM, 0)
+        _, cancelled_surprise = state.terms.emerging({CANCELLED_TERM: cancelled}, mentions)
+        trace = TopicTrace(int(bucket.end), term, surprise, cancelled, cancelled_surprise)
+        self.topics.setdefault(state.name, []).append(trace)
+        self.topic_trigger[state.name] = state.detector.topic_trigger
+
+
+class TopicTrace(NamedTuple):
+    """One bucket of :attr:`TracingPipeline.topics`."""
+
+    end: int  # of the bucket: the hour looked at ends here
+    term: str
+    surprise: float
+    cancelled: int
+    cancelled_surprise: float
 
 
 def load_mentions(path: Path) -> tuple[list[Mention], Counter[str]]:
@@ -218,6 +250,11 @@ class StreamFacts:
     #: the negative share over the same span (damped), and the detector's usual share at the onset
     wave_share: float = 0.0
     share_at_onset: float = 0.0
+    #: over the same span: the bucket whose last hour had the most unusual term, and the one where
+    #: "cancelled" was most unusual (see TracingPipeline._trace_topic)
+    topic_peak: TopicTrace | None = None
+    cancelled_peak: TopicTrace | None = None
+    topic_trigger: float = 0.0
     #: configured handles that the sentiment scorer alone finds non-neutral: (handle, score)
     handle_scores: list[tuple[str, float]] = field(default_factory=list)
 
@@ -308,9 +345,29 @@ def stream_facts(
             f.wave_share = sum(r.weighted_negative for r in around) / weighted if weighted else 0.0
             before = [r for start, r in sorted(rows.items()) if start <= f.onset.timestamp()]
             f.share_at_onset = before[-1].share_baseline if before else 0.0
+            traces = [tr for tr in pipe.topics.get(name, []) if lo < tr.end <= hi]
+            if traces:
+                f.topic_peak = max(traces, key=lambda tr: (tr.surprise, -tr.end))
+                f.cancelled_peak = max(traces, key=lambda tr: (tr.cancelled_surprise, -tr.end))
+                f.topic_trigger = pipe.topic_trigger[name]
         days = [r.weighted_negative for start, r in rows.items() if _day(start) in ORDINARY_DAYS]
         f.ordinary_daily = round(sum(days) / len(ORDINARY_DAYS), 1)
     return facts
+
+
+def topic_text(f: StreamFacts) -> str:
+    """How close an emerging topic came to confirming the wave (empty without a trace)."""
+    top, cancelled = f.topic_peak, f.cancelled_peak
+    if top is None or cancelled is None:
+        return ""
+    at = partial(datetime.fromtimestamp, tz=UTC)
+    return (
+        f" Nor did an emerging topic raise it: that takes a term of the last hour at a surprise of "
+        f"{f.topic_trigger:g} (-log10 p against the stream's usual terms) during a sustained negative "
+        f"surge. Over that span the most unusual term reached {top.surprise:.1f} (“{top.term}”, in the "
+        f"hour to {fmt_time(at(top.end))}); “{CANCELLED_TERM}” reached {cancelled.cancelled_surprise:.1f} "
+        f"({cancelled.cancelled} times in the hour to {fmt_time(at(cancelled.end))})."
+    )
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -680,6 +737,7 @@ def build_report(doc: dict[str, Any], facts: dict[str, StreamFacts], run: RunInf
                     )
                     + ")."
                 )
+            text += topic_text(f)
         if f.wave_expected > 0:
             text += (
                 f" From {EARLY_CREDIT.seconds // 3600} h before the onset to {WAVE_SPAN.days * 24} h after, "

@@ -13,6 +13,7 @@ from bench.airline import (
     FRAGMENT,
     RunInfo,
     StreamFacts,
+    TopicTrace,
     alerts_of,
     build_report,
     fmt_relative,
@@ -155,6 +156,22 @@ def test_report_says_so_when_the_wave_is_not_caught() -> None:
     text = build_report(doc, facts(), RunInfo())
     assert "**Not caught**" in text
     assert "only 1 buzz incident(s), which never page" in text
+    assert "emerging topic" not in text  # no trace of the terms: nothing said about them
+
+
+def test_a_wave_not_caught_says_how_close_an_emerging_topic_came() -> None:
+    doc = {
+        "incidents": [i for i in document()["incidents"] if i["stream"] != "united" or i["kind"] == "buzz"]
+    }
+    f = facts()
+    end = int((T0 + timedelta(hours=3)).timestamp())
+    f["united"].topic_peak = TopicTrace(end, "hold", 10.5, 2, 0.4)
+    f["united"].cancelled_peak = TopicTrace(end - 600, "hold", 9.0, 10, 7.4)
+    f["united"].topic_trigger = 20.0
+    text = build_report(doc, f, RunInfo())
+    assert "takes a term of the last hour at a surprise of 20 " in text
+    assert "the most unusual term reached 10.5 (“hold”, in the hour to Feb 22 15:00)" in text
+    assert "“cancelled” reached 7.4 (10 times in the hour to Feb 22 14:50)" in text
 
 
 def test_wave_onset_needs_more_than_any_window_before_the_wave() -> None:
