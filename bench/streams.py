@@ -67,7 +67,6 @@ import numpy as np
 from detectors.crisis import CrisisDetector
 from radar import garbage
 from radar.config import RadarConfig
-from radar.garbage import YOUNG_THRESHOLD
 from radar.mention import Mention
 from radar.pipeline import Pipeline, StreamState
 from radar.recent import TERMS as RECENT_TERMS
@@ -122,7 +121,7 @@ class Variant:
     seed: int
     sample: int  # streams whose state is measured with tracemalloc and pickle
     scrape_every: int  # ticks between timed metrics scrapes (0: never)
-    gc_young: int = YOUNG_THRESHOLD  # the collector's young threshold (the radar command's by default)
+    gc_young: int = garbage.YOUNG_THRESHOLD  # the collector's young threshold (as the radar command sets it)
 
 
 # -- the workload --------------------------------------------------------------------------------------
@@ -611,9 +610,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--gc-young",
         type=int,
-        default=YOUNG_THRESHOLD,
+        default=garbage.YOUNG_THRESHOLD,
         help="young-generation threshold of the garbage collector (the radar command sets "
-        f"{YOUNG_THRESHOLD}; 700 is CPython's default)",
+        f"{garbage.YOUNG_THRESHOLD}; 700 is CPython's default)",
     )
     ap.add_argument("--in-process", action="store_true", help="no fresh process per variant (RSS mixes)")
     args = ap.parse_args(argv)
