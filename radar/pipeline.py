@@ -321,7 +321,12 @@ class Pipeline:
             self.metrics.rejected.labels("stream_limit").inc()
             return "stream_limit"
         t = mention.created_at.timestamp()
-        self.max_event_t = max(self.max_event_t, t)
+        if t > self.max_event_t:
+            wall = self.wall_clock
+            # live: event time never runs ahead of the wall clock. A mention dated in the future
+            # waits in its bucket; it does not move the watermark, which would make every
+            # mention of the present late until the clock catches up with it.
+            self.max_event_t = t if wall is None else max(self.max_event_t, min(t, wall()))
         sentiment = mention.sentiment
         if sentiment is None:
             sentiment = score if score is not None else self.scorer.score(mention.text)
@@ -345,7 +350,14 @@ class Pipeline:
             origin = mention.source
             state.sources[origin] = state.sources.get(origin, 0) + 1
             if self.windower.add(
-                name, t=t, polarity=polarity, weight=weight, author=mention.author, terms=terms, post=post
+                name,
+                t=t,
+                polarity=polarity,
+                weight=weight,
+                author=mention.author,
+                terms=terms,
+                post=post,
+                now=self.max_event_t,
             ):
                 placed = True
             else:

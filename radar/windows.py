@@ -191,14 +191,19 @@ class Windower:
         author: str,
         terms: list[str],
         post: Post | None,
+        now: float = float("-inf"),
     ) -> bool:
-        """Put one mention of ``stream`` at event time ``t`` in its bucket; False if too late."""
+        """Put one mention of ``stream`` at event time ``t`` in its bucket; False if too late.
+
+        A new stream's first bucket is the mention's, or the watermark's if that is earlier; before
+        any watermark, ``now`` (the caller's event time) plays its part, so that a first mention dated
+        in the future does not make the present late for its stream.
+        """
         start = self.bucket_start(t)
         windows = self._streams.get(stream)
         if windows is None:
-            first = (
-                start if self.watermark == float("-inf") else min(start, self.bucket_start(self.watermark))
-            )
+            origin = self.watermark if self.watermark != float("-inf") else now
+            first = start if origin == float("-inf") else min(start, self.bucket_start(origin))
             windows = self._streams[stream] = _StreamWindows(next_close=first)
         if start < windows.next_close:
             windows.late += 1

@@ -231,6 +231,30 @@ def test_idle_streams_close_on_the_wall_clock_but_replays_are_not_cut_off(tmp_pa
     service.stop()
 
 
+def test_a_mention_dated_in_the_future_does_not_make_the_present_late(tmp_path: Path) -> None:
+    config = RadarConfig.model_validate({"streams": {"acme": {"keywords": ["acme"]}}})
+    clock = ManualClock(NOW)
+    service = RadarService(config, state_dir=tmp_path, notifiers=[], clock=clock, live=True, fsync=False)
+
+    def mention(i: int, at: datetime) -> Mention:
+        return parse_mention({"id": str(i), "created_at": at.isoformat(), "text": "acme"}, NOW)
+
+    ahead = NOW + timedelta(hours=23)  # accepted: within the day a clock may be off
+    assert service.submit([mention(0, ahead)]).outcomes["accepted"] == 1
+    assert service.pipeline.max_event_t <= NOW.timestamp()
+    for i in range(1, 31):  # the present goes on: none of it is late
+        clock.advance(timedelta(seconds=20))
+        report = service.submit([mention(i, clock.now())])
+        assert report.outcomes["accepted"] == 1, report.outcomes
+    service.tick()
+    assert service.pipeline.windower.late_count("acme") == 0
+    clock.set(ahead + timedelta(minutes=10))  # its bucket closes once the clock has passed it
+    service.tick()
+    closed = service.metrics.exposition().decode()
+    assert 'radar_stream_mentions_total{stream="acme"} 31.0' in closed
+    service.stop()
+
+
 def test_the_action_log_keeps_only_what_a_kept_checkpoint_may_lack(
     scenario_mentions: tuple[list[Mention], datetime], tmp_path: Path
 ) -> None:
