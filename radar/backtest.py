@@ -51,6 +51,7 @@ class BacktestResult:
                 "learning": state.learning,
                 "negative_share_baseline": round(last.share_baseline, 4) if last else None,
                 "late_mentions": self.pipeline.windower.late_count(name),
+                "skipped_buckets": self.pipeline.windower.skipped_count(name),
             }
         return {
             "incidents": incidents,

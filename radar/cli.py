@@ -218,6 +218,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from radar.backtest import run_backtest
     from radar.progress import Progress
     from radar.sentiment import VaderScorer
+    from radar.windows import MAX_GAP_SECONDS
 
     config = load_config(args.config)
     progress = Progress(_count_lines(args.file), label="backtest")
@@ -244,6 +245,16 @@ def _backtest(args: argparse.Namespace) -> int:
         print(
             f"warning: {late / n:.0%} of the mentions came after their bucket had closed; if the file "
             "is not in the order mentions arrived in, run with --order time",
+            file=sys.stderr,
+        )
+    gaps = {name: s["skipped_buckets"] for name, s in doc["streams"].items() if s["skipped_buckets"]}
+    if gaps:
+        days = ", ".join(
+            f"{name} {n * config.radar.bucket_seconds / 86_400:,.0f} d" for name, n in gaps.items()
+        )
+        print(
+            f"warning: gaps of more than {MAX_GAP_SECONDS // 86_400} days without a mention ({days}): only "
+            "their last week was closed bucket by bucket; a timestamp far from the others makes such gaps",
             file=sys.stderr,
         )
     return 0

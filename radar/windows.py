@@ -33,6 +33,11 @@ except ImportError:  # not built: the Python sorts
 #: Most amplified posts kept per bucket, and terms kept per bucket.
 TOP_POSTS = 3
 TOP_TERMS = 25
+#: The longest run of empty buckets a stream gets closed in one go. A stream whose oldest open
+#: bucket is further behind the watermark gets only the last week of the gap closed: the rest is
+#: skipped (counted in :meth:`Windower.skipped_count`). A week holds any real outage, and closing
+#: buckets one by one through years (a mention dated 1970 or 2099) would take hours.
+MAX_GAP_SECONDS = 7 * 86_400
 
 
 class Post(NamedTuple):
@@ -149,6 +154,7 @@ class _StreamWindows:
     next_close: float  # start of the oldest bucket not yet closed
     open: dict[float, Bucket] = field(default_factory=dict)
     late: int = 0
+    skipped: int = 0  # empty buckets never closed: the part of a gap beyond MAX_GAP_SECONDS
 
 
 class Windower:
@@ -180,6 +186,11 @@ class Windower:
         """Mentions refused as late for ``stream``."""
         s = self._streams.get(stream)
         return s.late if s else 0
+
+    def skipped_count(self, stream: str) -> int:
+        """Empty buckets of ``stream`` skipped in gaps longer than ``MAX_GAP_SECONDS``."""
+        s = self._streams.get(stream)
+        return getattr(s, "skipped", 0)  # unset in a checkpoint from before it existed
 
     def add(
         self,
@@ -246,11 +257,27 @@ class Windower:
             if start is None:
                 return
             end = start + size  # <= watermark: start is due
+            far = watermark - start > MAX_GAP_SECONDS + size  # a gap longer than MAX_GAP may start here
             for name, windows in streams.items():
                 if windows.next_close != start:
                     continue
-                bucket = windows.open.pop(start, None) or _empty(name, start, size)
+                bucket = windows.open.pop(start, None)
+                if bucket is None:
+                    if far and self._skip_gap(windows, start, watermark):
+                        continue
+                    bucket = _empty(name, start, size)
                 if len(bucket.terms) > TOP_TERMS:
                     bucket.terms = _counter(top_terms(bucket.terms, TOP_TERMS))
                 windows.next_close = end
                 yield bucket
+
+    def _skip_gap(self, windows: _StreamWindows, start: float, watermark: float) -> bool:
+        """Skip the empty buckets from ``start`` on that lie more than ``MAX_GAP_SECONDS`` before the
+        stream's next mention (or the watermark); True if any was skipped."""
+        until = min(min(windows.open, default=watermark), watermark)
+        resume = self.bucket_start(until - MAX_GAP_SECONDS)
+        if resume <= start:
+            return False
+        windows.skipped = getattr(windows, "skipped", 0) + round((resume - start) / self.bucket_seconds)
+        windows.next_close = resume
+        return True

@@ -255,6 +255,25 @@ def test_a_mention_dated_in_the_future_does_not_make_the_present_late(tmp_path: 
     service.stop()
 
 
+def test_a_mention_dated_decades_ago_does_not_stall_the_radar(tmp_path: Path) -> None:
+    config = RadarConfig.model_validate({"streams": {"acme": {"keywords": ["acme"]}}})
+    service = RadarService(
+        config, state_dir=tmp_path, notifiers=[], clock=ManualClock(NOW), live=True, fsync=False
+    )
+    old = parse_mention({"id": "old", "created_at": "2000-01-01T00:00:00Z", "text": "acme"}, NOW)
+    now = parse_mention({"id": "now", "created_at": NOW.isoformat(), "text": "acme"}, NOW)
+    assert service.submit([old]).outcomes["accepted"] == 1
+    assert service.submit([now]).outcomes["accepted"] == 1  # closes 2000 .. now: all but a week skipped
+    assert service.pipeline.windower.skipped_count("acme") > 13_000_000
+    assert service.pipeline.windower.watermark >= NOW.timestamp() - config.radar.allowed_lateness_seconds
+    _crash(service)  # the restart replays both from the journal
+    restarted = RadarService(
+        config, state_dir=tmp_path, notifiers=[], clock=ManualClock(NOW), live=True, fsync=False
+    )
+    assert restarted.pipeline.windower.watermark >= NOW.timestamp() - config.radar.allowed_lateness_seconds
+    restarted.stop()
+
+
 def test_the_action_log_keeps_only_what_a_kept_checkpoint_may_lack(
     scenario_mentions: tuple[list[Mention], datetime], tmp_path: Path
 ) -> None:
