@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     wu.add_argument("--csv-preset", choices=["airline"], help="column mapping for CSV input")
     wu.add_argument("--order", choices=["arrival", "time"], help=_ORDER_HELP)
     wu.add_argument("--workers", type=int, default=None, help="as for backtest")
+    wu.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the state the radar has already learned in the state directory (its checkpoint)",
+    )
     wu.set_defaults(func=_warmup)
 
     demo = sub.add_parser("demo", help="replay a generated scenario through the real pipeline")
@@ -269,6 +274,15 @@ def _warmup(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     state_dir = Path(args.state_dir or config.radar.state_dir)
+    directory = state_dir / "checkpoints"
+    existing = Checkpointer(directory).paths() if directory.is_dir() else []
+    if existing and not args.replace:
+        print(
+            f"error: {state_dir} already holds the radar's learned state ({existing[-1].name});"
+            " a warm-up would replace it: pass --replace to do so, or give another --state-dir",
+            file=sys.stderr,
+        )
+        return 1
     result = run_backtest(
         _records(args.file, args.csv_preset, args.order),
         config,
@@ -276,12 +290,21 @@ def _warmup(args: argparse.Namespace) -> int:
         progress=Progress(label="warmup"),
         workers=_workers(args.workers),
     )
+    rejected = sum(result.rejected.values())
+    _show_rejections(result.examples, rejected)
+    accepted = result.outcomes.get("accepted", 0)
+    print(f"{accepted:,} mentions learned from, {rejected:,} rejected", file=sys.stderr)
+    if not accepted:
+        print(
+            f"error: {args.file}: no mention to learn from; nothing written to {state_dir}", file=sys.stderr
+        )
+        return 1
     pipeline = result.pipeline
     pipeline.clear_incidents()
     journal = Journal(state_dir / "journal")
     seq = journal.last_seq
     journal.close()
-    Checkpointer(state_dir / "checkpoints").save(pipeline, seq)
+    Checkpointer(directory).save(pipeline, seq)
     for name, state in sorted(pipeline.streams.items()):
         status = "learning" if state.learning else "ready"
         print(f"{name}: {status}")

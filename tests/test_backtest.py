@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -166,3 +167,39 @@ def test_backtest_is_deterministic(
     assert first.read_bytes() == again.read_bytes()
     assert json.loads(first.read_text())["incidents"], "the prefix should hold incidents to compare"
     assert doc["summary"]["mentions"]["accepted"] > 250_000
+
+
+def test_warmup_learns_lists_rejections_and_keeps_learned_state_unless_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mentions, config, state = tmp_path / "history.jsonl", tmp_path / "radar.toml", tmp_path / "state"
+    assert (
+        main(["generate", "--seed", "3", "--days", "7", "--out", str(mentions), "--config-out", str(config)])
+        == 0
+    )
+    lines = mentions.read_text().splitlines()
+    lines[5] = '{"id": "x", "text": "no time"}'
+    lines[9] = "not json"
+    mentions.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    argv = ["warmup", str(mentions), "--config", str(config), "--state-dir", str(state), "--workers", "0"]
+
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "rejected (missing_field): line 6: created_at" in err
+    assert "rejected (malformed_json): line 10" in err
+    learned = re.search(r"([\d,]+) mentions learned from, 2 rejected", err)
+    assert learned and int(learned[1].replace(",", "")) > 0.99 * len(lines), err[-300:]
+    assert set(out.split()) >= {"acme:", "ready"}
+    checkpoints = sorted((state / "checkpoints").iterdir())
+    assert len(checkpoints) == 1
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main([*argv[:1], str(empty), *argv[2:], "--replace"]) == 1  # nothing to learn: nothing written
+    assert "no mention to learn from" in capsys.readouterr().err
+    assert main(argv) == 1  # the learned state is not replaced without --replace
+    assert "--replace" in capsys.readouterr().err
+    assert sorted((state / "checkpoints").iterdir()) == checkpoints
+    assert main([*argv, "--replace"]) == 0
+    assert len(list((state / "checkpoints").iterdir())) == 2
