@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from radar.batch import BatchResult, BatchTooLarge, Rejection, decode_body, parse_record
+from radar.batch import BatchResult, BatchTooLarge, Rejection, decode_body, load_document, parse_record
 from radar.journal import JournalError
 from radar.mention import Mention
 from radar.service import SLACK_SECRET_ENV, RadarService
@@ -124,8 +124,8 @@ def create_app(service: RadarService, token: str | None = None, slack_secret: st
             service.metrics.rejected.labels("batch_too_large").inc()
             return _too_large(f"body is over the limit of {http.max_body_bytes} bytes")
         try:
-            records = records_of(json.loads(body), mapping)
-        except ValueError as exc:  # not JSON, or no records where the mapping says
+            records = records_of(load_document(body.decode("utf-8-sig")), mapping)
+        except ValueError as exc:  # not UTF-8, not JSON, or no records where the mapping says
             service.metrics.rejected.labels("invalid_body").inc()
             return JSONResponse({"error": f"webhook {name}: {exc}"}, status_code=400)
         if len(records) > http.max_batch_records:

@@ -22,6 +22,8 @@ from typing import Any
 from radar.mention import Mention, MentionError, parse_mention, parse_mention_json
 
 #: A JSON escape of a UTF-16 surrogate (valid JSON, but a lone one is not text).
+#: The UTF-8 byte-order mark some editors and exports put in front of a file or body.
+BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -100,6 +102,8 @@ def decode_body(
     start with ``[`` or ``{``, are read as NDJSON, one record per non-blank line. More than
     ``max_records`` records raises :class:`BatchTooLarge`.
     """
+    if body.startswith(BOM):
+        body = body[len(BOM) :]  # a byte-order mark is not part of the first record
     kind = content_type.split(";", 1)[0].strip().lower()
     head = body.lstrip()[:1]
     if kind == "application/json" or (
@@ -115,16 +119,21 @@ def decode_body(
     return result
 
 
-def _decode_document(body: bytes, now: datetime | None, max_records: int) -> BatchResult:
-    text = body.decode("utf-8", errors="surrogateescape")  # bad bytes fail only their record
+def load_document(text: str) -> Any:
+    """One JSON document; :class:`ValueError` naming what is wrong with it."""
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"body: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
         raise ValueError(f"body: malformed JSON: {exc}") from None
     except RecursionError:
         raise ValueError("body: malformed JSON: nested too deeply") from None
+
+
+def _decode_document(body: bytes, now: datetime | None, max_records: int) -> BatchResult:
+    text = body.decode("utf-8", errors="surrogateescape")  # bad bytes fail only their record
+    doc = load_document(text)
     records = doc if isinstance(doc, list) else [doc]
     check = _SURROGATE_ESCAPE.search(text) is not None or not _is_utf8(text)
     if len(records) > max_records:

@@ -61,14 +61,17 @@ def records_of(body: Any, mapping: WebhookSettings) -> list[Any]:
 
 
 def _date(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)  # epoch milliseconds or seconds
-        return datetime.fromtimestamp(seconds, UTC).isoformat()
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return _date(int(text))
-        return _OFFSET.sub(r"\1\2:\3", text)  # +0000 → +00:00 (what Brandwatch writes)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = value / 1000.0 if value > 1e11 else float(value)  # epoch milliseconds or seconds
+            return datetime.fromtimestamp(seconds, UTC).isoformat()
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isdigit():
+                return _date(int(text))
+            return _OFFSET.sub(r"\1\2:\3", text)  # +0000 → +00:00 (what Brandwatch writes)
+    except (ValueError, OverflowError, OSError):  # no time the radar can place (epoch µs, year 58886)
+        return str(value)  # validation rejects the record as a bad timestamp, naming created_at
     return value
 
 

@@ -548,3 +548,13 @@ def test_any_bytes_never_raise_beyond_a_bad_body(lines: list[bytes], content_typ
     else:
         n = len([x for x in body.split(b"\n") if x.strip()])
     _check_invariants(result, n)
+
+
+@pytest.mark.parametrize("content_type", [NDJSON, JSON])
+def test_a_byte_order_mark_does_not_cost_the_first_record(content_type: str) -> None:
+    records = [good(0), good(1)]
+    body = (
+        ndjson(line(records[0]), line(records[1])) if content_type == NDJSON else json.dumps(records).encode()
+    )
+    result = decode_body(b"\xef\xbb\xbf" + body, content_type, now=NOW)
+    assert summary(result) == (["g0", "g1"], [])

@@ -100,6 +100,12 @@ def test_jsonl_blank_lines_and_crlf_are_not_records(tmp_path: Path) -> None:
     assert outline(list(read_mentions(path))) == [("ok", "a", "acme is late"), ("ok", "b", "acme again")]
 
 
+def test_jsonl_with_a_byte_order_mark_keeps_its_first_record(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\r\n".join([GOOD_A, GOOD_B]) + "\r\n").encode())
+    assert outline(list(read_mentions(path))) == [("ok", "a", "acme is late"), ("ok", "b", "acme again")]
+
+
 def test_future_timestamps_are_bounded_only_when_now_is_given(tmp_path: Path) -> None:
     path = tmp_path / "m.jsonl"
     path.write_text(jl(id="f", created_at="2030-01-01T00:00:00Z", text="later") + "\n", encoding="utf-8")

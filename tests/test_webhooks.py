@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -149,6 +150,39 @@ def test_bad_pushes_are_refused_with_a_reason(radar: tuple[httpx.Client, RadarSe
         ).status_code
         == 401
     )
+
+
+def test_a_record_with_a_date_out_of_range_fails_alone(radar: tuple[httpx.Client, RadarService]) -> None:
+    client, service = radar
+    good = BRANDWATCH["results"][0]
+    micro = {**good, "resourceId": "1", "date": 1772615760000000}  # epoch µs: year 58,000 and more
+    huge = {**good, "resourceId": "2", "date": "9" * 5000}  # beyond Python's digit limit
+    answer = client.post("/v1/webhooks/brandwatch", json={"results": [micro, huge, good]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["accepted"] == 1
+    assert [(r["index"], r["reason"]) for r in body["rejected"]] == [
+        (0, "bad_timestamp"),
+        (1, "bad_timestamp"),
+    ]
+    assert all("created_at" in r["error"] for r in body["rejected"])
+    assert set(journaled(service)) == {"brandwatch:1234567"}
+
+
+def test_a_push_nested_too_deeply_or_with_a_byte_order_mark(radar: tuple[httpx.Client, RadarService]) -> None:
+    client, _ = radar
+    deep = client.post(
+        "/v1/webhooks/brandwatch",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={"content-type": "application/json"},
+    )
+    assert deep.status_code == 400 and "nested too deeply" in deep.json()["error"]
+    marked = client.post(
+        "/v1/webhooks/brandwatch",
+        content=b"\xef\xbb\xbf" + json.dumps(BRANDWATCH).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert marked.status_code == 200 and marked.json()["accepted"] == 1
 
 
 def test_a_mapping_without_the_required_fields_is_a_config_error() -> None:

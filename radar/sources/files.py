@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from radar.batch import Rejection, parse_line, parse_record
+from radar.batch import BOM, Rejection, parse_line, parse_record
 from radar.mention import Mention
 
 Record = Mention | Rejection
@@ -107,6 +107,8 @@ def read_mentions(
         else:
             index = 0
             for lineno, line in enumerate(fh, 1):
+                if lineno == 1 and line.startswith(BOM):
+                    line = line[len(BOM) :]  # an editor's byte-order mark, not part of the first record
                 if not line.strip():
                     continue
                 record = parse_line(line, index, now)
