@@ -44,11 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"radar: configuration error\n{exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
-        print(f"radar: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        print(f"radar {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, EOFError) as exc:  # a missing file, a directory given for a file, a damaged .gz ...
+        print(f"radar {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+class UsageError(Exception):
+    """An argument the command cannot work with (the message names it)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -201,7 +208,7 @@ def _workers(requested: int | None) -> int:
     from radar.scorepool import default_workers
 
     if requested is not None and requested < 0:
-        raise ConfigError(f"--workers: {requested} must be >= 0")
+        raise UsageError(f"--workers: {requested} must be >= 0")
     return default_workers() if requested is None else requested
 
 
@@ -226,6 +233,9 @@ def _backtest(args: argparse.Namespace) -> int:
     from radar.windows import MAX_GAP_SECONDS
 
     config = load_config(args.config)
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--out {out}: not a file in an existing directory")
     progress = Progress(_count_lines(args.file), label="backtest")
     started = time.perf_counter()
     result = run_backtest(
@@ -252,6 +262,13 @@ def _backtest(args: argparse.Namespace) -> int:
             "is not in the order mentions arrived in, run with --order time",
             file=sys.stderr,
         )
+    if n == 0 and result.rejected:
+        print(
+            f"error: no record of {args.file} could be read as a mention: is it JSONL mentions, or a CSV"
+            " with id, created_at and text columns (--csv-preset airline for that export)?",
+            file=sys.stderr,
+        )
+        return 1
     gaps = {name: s["skipped_buckets"] for name, s in doc["streams"].items() if s["skipped_buckets"]}
     if gaps:
         days = ", ".join(
@@ -386,7 +403,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from radar.scenario import default_scenario, stream_rules, write_scenario
 
-    scenario = default_scenario(seed=args.seed, days=args.days)
+    try:
+        scenario = default_scenario(seed=args.seed, days=args.days)
+    except ValueError as exc:  # e.g. too few days for the scenario's events
+        raise UsageError(f"--{exc}") from None
     n = write_scenario(scenario, args.out, args.truth)
     if args.config_out:
         args.config_out.write_text(config_toml(stream_rules(scenario)), encoding="utf-8")

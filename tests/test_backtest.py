@@ -203,3 +203,33 @@ def test_warmup_learns_lists_rejections_and_keeps_learned_state_unless_told(
     assert sorted((state / "checkpoints").iterdir()) == checkpoints
     assert main([*argv, "--replace"]) == 0
     assert len(list((state / "checkpoints").iterdir())) == 2
+
+
+def test_unusable_arguments_get_one_clear_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    good = tmp_path / "m.jsonl"
+    good.write_text('{"id": "1", "created_at": "2026-03-04T09:00:00Z", "text": "acme"}\n')
+    cases = [
+        (["backtest", str(folder), "--out", str(tmp_path / "o.json")], "Is a directory"),
+        (["backtest", str(good), "--out", str(folder)], "--out"),
+        (["backtest", str(good), "--out", str(tmp_path / "no" / "o.json")], "--out"),
+        (["backtest", str(good), "--out", str(tmp_path / "o.json"), "--workers", "-1"], "--workers: -1"),
+        (["generate", "--days", "2", "--out", str(tmp_path / "g.jsonl")], "--days: 2"),
+        (["check-config", str(folder)], "Is a directory"),
+    ]
+    for argv, named in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"radar {argv[0]}: " in err and named in err and "Traceback" not in err, (argv, err)
+
+
+def test_a_backtest_that_could_read_no_record_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "export.csv"
+    wrong.write_text("tweet,when,body\n1,2026-03-04T09:00:00Z,acme\n")
+    assert main(["backtest", str(wrong), "--out", str(tmp_path / "o.json"), "--workers", "0"]) == 1
+    assert "no record of" in capsys.readouterr().err
