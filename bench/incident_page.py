@@ -58,12 +58,12 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from radar.app import create_app  # noqa: E402
-from radar.config import RadarConfig  # noqa: E402
+from radar.config import STORE_URL_ENV, RadarConfig  # noqa: E402
 from radar.incidents.figures import figures  # noqa: E402
 from radar.incidents.store import LEVELS, IncidentStore  # noqa: E402
 from radar.incidents.timeline_chart import svg  # noqa: E402
 from radar.sample import Sample  # noqa: E402
-from radar.service import STORE_URL_ENV, RadarService  # noqa: E402
+from radar.service import RadarService  # noqa: E402
 from tests.loopback import LoopbackServer  # noqa: E402
 
 STREAM, NAME = "acme", "Acme Air"

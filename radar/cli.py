@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from radar import garbage
-from radar.config import ConfigError, RadarConfig, check_config_report, load_config
+from radar.config import ConfigError, RadarConfig, check_config_report, load_config, store_url
 
 if TYPE_CHECKING:
     from radar.batch import Rejection
@@ -147,11 +147,10 @@ def _postmortem(args: argparse.Namespace) -> int:
     from radar.incidents.figures import figures
     from radar.incidents.store import IncidentStore, default_url
     from radar.incidents.timeline_chart import png
-    from radar.service import STORE_URL_ENV
 
     config = load_config(args.config)
     state_dir = args.state_dir or Path(config.radar.state_dir)
-    url = os.environ.get(STORE_URL_ENV, "").strip() or config.store.url or default_url(state_dir)
+    url = store_url(config) or default_url(state_dir)
     store = IncidentStore.open(url)
     try:
         row = store.incident(args.incident)

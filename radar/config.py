@@ -415,10 +415,31 @@ def load_config(path: Path | str | None = None) -> RadarConfig:
     return parse_config(text, str(p))
 
 
+#: The environment variable that overrides ``[store] url``.
+STORE_URL_ENV = "RADAR_STORE_URL"
+
+
+def store_url(config: RadarConfig) -> str:
+    """The incident store's URL: ``$RADAR_STORE_URL`` (checked as ``[store] url`` is) or the config's;
+    empty for the default (a SQLite file in the state directory). :class:`ConfigError` when bad."""
+    value = os.environ.get(STORE_URL_ENV, "").strip()
+    if not value:
+        return config.store.url
+    try:
+        return StoreSettings(url=value).url
+    except ValidationError as exc:
+        reason = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"${STORE_URL_ENV}: {reason}") from None
+
+
 def check_config_report(path: Path | str) -> tuple[bool, str]:
     """Validate ``path``; returns whether it is usable and a report for people."""
     try:
         config = load_config(path)
+    except ConfigError as exc:
+        return False, f"{path}: INVALID\n{exc}"
+    try:
+        url = store_url(config)
     except ConfigError as exc:
         return False, f"{path}: INVALID\n{exc}"
     lines = [f"{path}: OK"]
@@ -448,4 +469,11 @@ def check_config_report(path: Path | str) -> tuple[bool, str]:
             over += f"; slack {route.channel or '-'} {route.oncall_group}".rstrip()
         what = ", ".join(rules) if rules else "only mentions that name it in `stream`"
         lines.append(f"  stream {name}: {what}{excl}{over}")
+    origin = f" (${STORE_URL_ENV})" if os.environ.get(STORE_URL_ENV, "").strip() else ""
+    lines.append(f"  incident store: {_without_password(url) or 'STATE_DIR/incidents.sqlite3'}{origin}")
     return True, "\n".join(lines)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of its user part masked (a report may be pasted anywhere)."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)

@@ -211,6 +211,7 @@ class Pipeline:
         self.metrics = metrics or RadarMetrics()
         self._ingested = {}
         self.metrics.stream_collector.samples = self.stream_samples
+        self.metrics.streams.set(len(self.streams))  # the restored ones: the gauge is new
         self.matcher = Matcher(config)
         self.registry.update(config.streams, config.radar.max_streams, config.radar.auto_streams)
         for name, state in self.streams.items():

@@ -49,7 +49,7 @@ from radar.action_log import ActionLog
 from radar.batch import BatchResult, Rejection
 from radar.checkpoint import Checkpointer
 from radar.clock import Clock, SystemClock
-from radar.config import RadarConfig
+from radar.config import RadarConfig, store_url
 from radar.incidents.recorder import IncidentRecorder
 from radar.incidents.spool import StoreSpool
 from radar.incidents.store import IncidentStore, default_url
@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 SLACK_TOKEN_ENV = "SLACK_BOT_TOKEN"
 SLACK_SECRET_ENV = "SLACK_SIGNING_SECRET"
 SLACK_URL_ENV = "SLACK_API_URL"
-STORE_URL_ENV = "RADAR_STORE_URL"
 
 
 def slack_client_from_env(config: RadarConfig) -> WebClient | None:
@@ -181,7 +180,7 @@ class RadarService:
             chosen.append(self.slack)
         self.notify = FanOut(chosen)
         self.actions = ActionLog(root / "actions.jsonl", fsync=fsync)
-        url = os.environ.get(STORE_URL_ENV, "").strip() or config.store.url or default_url(root)
+        url = store_url(config) or default_url(root)
         self.store = IncidentStore.open(url)
         self.recorder = IncidentRecorder(
             self.store,

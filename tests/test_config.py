@@ -23,8 +23,10 @@ from radar.config import (
     HttpSettings,
     RadarConfig,
     RadarSettings,
+    check_config_report,
     load_config,
     parse_config,
+    store_url,
 )
 from radar.mention import parse_mention
 from radar.pipeline import Pipeline
@@ -266,6 +268,7 @@ def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
         "  slack: no channel configured (alerts go to the console)",
         "  stream acme: acme; overrides crisis_ratio, negative_threshold, warmup_hours",
         "  stream nimbus: nimbus",
+        "  incident store: STATE_DIR/incidents.sqlite3",
     ]
 
 
@@ -308,6 +311,7 @@ def test_the_example_configuration_is_valid() -> None:
         "  slack: no channel configured (alerts go to the console)",
         "  stream acme: acme air, acmeair, #acmeair, @acmeair, @acmeairhelp; excluding acme air fryer",
         "  stream nimbus: nimbus mobile, @nimbusmobile; overrides crisis_ratio, warmup_hours",
+        "  incident store: STATE_DIR/incidents.sqlite3",
     ]
 
 
@@ -350,3 +354,20 @@ keywords = ["nimbus"]
     assert "slack.quiet_hours: '22-7' is not HH:MM-HH:MM" in message
     assert "slack.timezone: unknown time zone 'Mars/Olympus'" in message
     assert "slack.incident_url: '{oops}' may use only {id} and {stream}" in message
+
+
+def test_the_store_url_from_the_environment_is_checked_as_the_config_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "radar.toml"
+    path.write_text("[radar]\nbucket_seconds = 60\n")
+    monkeypatch.setenv("RADAR_STORE_URL", "mysql://x")
+    ok, report = check_config_report(path)
+    assert not ok and "$RADAR_STORE_URL: 'mysql://x': use sqlite:///PATH" in report
+    with pytest.raises(ConfigError, match=r"\$RADAR_STORE_URL"):
+        store_url(load_config(path))
+    monkeypatch.setenv("RADAR_STORE_URL", "postgresql+psycopg://radar:secret@db/radar")
+    ok, report = check_config_report(path)
+    assert ok and "incident store: postgresql+psycopg://radar:***@db/radar ($RADAR_STORE_URL)" in report
+    monkeypatch.delenv("RADAR_STORE_URL")
+    assert "incident store: STATE_DIR/incidents.sqlite3" in check_config_report(path)[1]

@@ -36,12 +36,13 @@ import pytest
 
 from radar.app import create_app
 from radar.clock import ManualClock
+from radar.config import STORE_URL_ENV
 from radar.demo import demo_config
 from radar.incidents.figures import Figures, duration, figures
 from radar.incidents.store import IncidentRow, IncidentStore
 from radar.mention import parse_mention
 from radar.scenario import demo_scenario
-from radar.service import STORE_URL_ENV, RadarService
+from radar.service import RadarService
 from tests.loopback import LoopbackServer
 
 if TYPE_CHECKING:

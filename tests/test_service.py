@@ -121,6 +121,7 @@ def test_restart_restores_detectors_and_the_open_incident(
     health = restarted.health()
     assert health["streams"]["acme"]["learning"] is False
     assert health["streams"]["acme"]["level"] in {"warning", "crisis"}
+    assert "radar_streams 3.0" in restarted.metrics.exposition().decode()  # restored streams count
     restarted.stop()
 
 

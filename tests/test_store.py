@@ -163,6 +163,15 @@ def test_the_lifecycle_is_recorded_with_its_figures_and_replays_add_nothing(url:
     store.close()
 
 
+@pytest.mark.parametrize("key", ["time_to_detect", "time_to_acknowledge", "time_to_resolve"])
+def test_the_list_sorts_by_a_duration(url: str, key: str) -> None:
+    store = IncidentStore.open(url)
+    incident_id = run_lifecycle(store).events[0].incident.id
+    assert [r.id for r in store.incidents(sort=key)] == [incident_id]
+    assert [r.id for r in store.incidents(sort=f"-{key}")] == [incident_id]
+    store.close()
+
+
 def test_a_store_outage_spools_the_writes_across_a_restart_and_loses_none(tmp_path: Path) -> None:
     """PostgreSQL goes down mid-incident: detection goes on, the writes wait in the spool file,
     survive a restart of the radar, and reach the store in order once it is back."""

@@ -424,7 +424,9 @@ def _sort_key(name: str) -> Any:
         "time_to_acknowledge": IncidentRow.acknowledged_at - IncidentRow.detected_at,
         "time_to_resolve": IncidentRow.resolved_at - onset,
     }
-    return durations.get(name, getattr(IncidentRow, name if name in SORTABLE else "opened_at"))
+    if name in durations:
+        return durations[name]
+    return getattr(IncidentRow, name if name in SORTABLE else "opened_at")
 
 
 _COLUMNS = (
