@@ -229,7 +229,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from radar.backtest import run_backtest
     from radar.progress import Progress
     from radar.sentiment import VaderScorer
-    from radar.windows import MAX_GAP_SECONDS
+    from radar.windows import GAP_TAIL_SECONDS, MAX_GAP_SECONDS
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -275,7 +275,8 @@ def _backtest(args: argparse.Namespace) -> int:
         )
         print(
             f"warning: gaps of more than {MAX_GAP_SECONDS // 86_400} days without a mention ({days}): only "
-            "their last week was closed bucket by bucket; a timestamp far from the others makes such gaps",
+            f"their last {GAP_TAIL_SECONDS // 3600} hours were closed bucket by bucket; a timestamp far from"
+            " the others makes such gaps",
             file=sys.stderr,
         )
     return 0

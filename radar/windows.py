@@ -33,11 +33,13 @@ except ImportError:  # not built: the Python sorts
 #: Most amplified posts kept per bucket, and terms kept per bucket.
 TOP_POSTS = 3
 TOP_TERMS = 25
-#: The longest run of empty buckets a stream gets closed in one go. A stream whose oldest open
-#: bucket is further behind the watermark gets only the last week of the gap closed: the rest is
-#: skipped (counted in :meth:`Windower.skipped_count`). A week holds any real outage, and closing
-#: buckets one by one through years (a mention dated 1970 or 2099) would take hours.
+#: A run of empty buckets longer than this (a stream without a mention for a week) is not closed
+#: bucket by bucket: only its last ``GAP_TAIL_SECONDS`` are (the detectors' longest window, so their
+#: windows hold zeros, not the data from before the gap); the rest is skipped and counted
+#: (:meth:`Windower.skipped_count`). A week holds any real outage; closing years of buckets one by one
+#: (a mention dated 1970 or 2099, a history export months old) would take hours.
 MAX_GAP_SECONDS = 7 * 86_400
+GAP_TAIL_SECONDS = 4 * 3600
 
 
 class Post(NamedTuple):
@@ -272,12 +274,12 @@ class Windower:
                 yield bucket
 
     def _skip_gap(self, windows: _StreamWindows, start: float, watermark: float) -> bool:
-        """Skip the empty buckets from ``start`` on that lie more than ``MAX_GAP_SECONDS`` before the
-        stream's next mention (or the watermark); True if any was skipped."""
+        """When the stream's next mention (or the watermark) is more than ``MAX_GAP_SECONDS`` after
+        ``start``, skip the empty buckets up to the last ``GAP_TAIL_SECONDS`` before it; True if so."""
         until = min(min(windows.open, default=watermark), watermark)
-        resume = self.bucket_start(until - MAX_GAP_SECONDS)
-        if resume <= start:
+        if until - start <= MAX_GAP_SECONDS:
             return False
+        resume = self.bucket_start(until - GAP_TAIL_SECONDS)
         windows.skipped = getattr(windows, "skipped", 0) + round((resume - start) / self.bucket_seconds)
         windows.next_close = resume
         return True

@@ -6,7 +6,7 @@ import pytest
 
 from radar.authors import AuthorActivity
 from radar.terms import TermBaseline, tokenize
-from radar.windows import MAX_GAP_SECONDS, Post, Windower
+from radar.windows import GAP_TAIL_SECONDS, MAX_GAP_SECONDS, Post, Windower
 
 
 def _add(w: Windower, stream: str, t: float, polarity: int = 0, author: str = "a") -> bool:
@@ -37,17 +37,17 @@ def test_late_mentions_are_refused_and_counted() -> None:
     assert _add(w, "a", 125.0) is True
 
 
-def test_a_gap_of_years_closes_only_its_last_week() -> None:
+def test_a_gap_of_years_closes_only_its_last_hours() -> None:
     w = Windower(60)
-    week = MAX_GAP_SECONDS // 60  # buckets
+    tail = GAP_TAIL_SECONDS // 60  # buckets
     year = 365 * 86_400.0
     _add(w, "a", 5.0)  # a mention dated 1970 ...
     _add(w, "a", 30 * year + 5.0)  # ... and one of thirty years later
     closed = list(w.advance(30 * year + 60.0))
     assert [(b.start, b.mentions) for b in closed if b.mentions] == [(0.0, 1), (30 * year, 1)]
-    assert len(closed) == 2 + week  # the first bucket, the week before the second, the second
-    assert closed[1].start == 30 * year - MAX_GAP_SECONDS
-    assert w.skipped_count("a") == 30 * 365 * 1440 - 1 - week
+    assert len(closed) == 2 + tail  # the first bucket, the hours before the second, the second
+    assert closed[1].start == 30 * year - GAP_TAIL_SECONDS
+    assert w.skipped_count("a") == 30 * 365 * 1440 - 1 - tail
     # nothing later is lost: the stream goes on bucket by bucket
     _add(w, "a", 30 * year + 65.0)
     assert [b.mentions for b in w.advance(30 * year + 120.0)] == [1]
