@@ -21,9 +21,9 @@ from typing import Any
 
 from radar.mention import Mention, MentionError, parse_mention, parse_mention_json
 
-#: A JSON escape of a UTF-16 surrogate (valid JSON, but a lone one is not text).
 #: The UTF-8 byte-order mark some editors and exports put in front of a file or body.
 BOM = b"\xef\xbb\xbf"
+#: A JSON escape of a UTF-16 surrogate (valid JSON, but a lone one is not text).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 

@@ -271,7 +271,8 @@ def _backtest(args: argparse.Namespace) -> int:
     gaps = {name: s["skipped_buckets"] for name, s in doc["streams"].items() if s["skipped_buckets"]}
     if gaps:
         days = ", ".join(
-            f"{name} {n * config.radar.bucket_seconds / 86_400:,.0f} d" for name, n in gaps.items()
+            f"{name} {skipped * config.radar.bucket_seconds / 86_400:,.0f} d"
+            for name, skipped in gaps.items()
         )
         print(
             f"warning: gaps of more than {MAX_GAP_SECONDS // 86_400} days without a mention ({days}): only "

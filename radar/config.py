@@ -436,9 +436,6 @@ def check_config_report(path: Path | str) -> tuple[bool, str]:
     """Validate ``path``; returns whether it is usable and a report for people."""
     try:
         config = load_config(path)
-    except ConfigError as exc:
-        return False, f"{path}: INVALID\n{exc}"
-    try:
         url = store_url(config)
     except ConfigError as exc:
         return False, f"{path}: INVALID\n{exc}"

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from detectors.surge import DEFAULT_WINDOWS
+
 try:  # top_terms compiled (radar/_topterms.pyx): the same terms, less CPU
     from radar import _topterms
 except ImportError:  # not built: the Python sorts
@@ -39,7 +41,7 @@ TOP_TERMS = 25
 #: (:meth:`Windower.skipped_count`). A week holds any real outage; closing years of buckets one by one
 #: (a mention dated 1970 or 2099, a history export months old) would take hours.
 MAX_GAP_SECONDS = 7 * 86_400
-GAP_TAIL_SECONDS = 4 * 3600
+GAP_TAIL_SECONDS = max(DEFAULT_WINDOWS) * 60
 
 
 class Post(NamedTuple):
@@ -156,7 +158,7 @@ class _StreamWindows:
     next_close: float  # start of the oldest bucket not yet closed
     open: dict[float, Bucket] = field(default_factory=dict)
     late: int = 0
-    skipped: int = 0  # empty buckets never closed: the part of a gap beyond MAX_GAP_SECONDS
+    skipped: int = 0  # empty buckets never closed: all of a long gap but its last GAP_TAIL_SECONDS
 
 
 class Windower:
